@@ -1,0 +1,142 @@
+//! The audit trail: who did what to which account, when, from where, with what outcome.
+//! Never a secret.
+
+use serde::Serialize;
+use std::fmt;
+use time::OffsetDateTime;
+
+use crate::model::AccountId;
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// An operator at the command line (the operating-system user name).
+    Cli(String),
+    /// The account holder.
+    Account(AccountId),
+    /// Sésame itself (delivery worker, purges).
+    System,
+    /// Somebody not signed in.
+    Anonymous,
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cli(user) => write!(f, "cli:{user}"),
+            Self::Account(id) => write!(f, "account:{id}"),
+            Self::System => f.write_str("system"),
+            Self::Anonymous => f.write_str("anonymous"),
+        }
+    }
+}
+
+/// Where a request came from; passed to every use case.
+#[derive(Debug, Clone)]
+pub struct RequestContext {
+    pub actor: Actor,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl RequestContext {
+    pub fn cli() -> Self {
+        let user = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .or_else(|_| std::env::var("LOGNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        Self { actor: Actor::Cli(user), ip: None, user_agent: None }
+    }
+
+    pub fn system() -> Self {
+        Self { actor: Actor::System, ip: None, user_agent: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    AccountCreated,
+    TemporaryPasswordIssued,
+    AccountDisabled,
+    AccountEnabled,
+    MailSent,
+    MailFailed,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AccountCreated => "account_created",
+            Self::TemporaryPasswordIssued => "temporary_password_issued",
+            Self::AccountDisabled => "account_disabled",
+            Self::AccountEnabled => "account_enabled",
+            Self::MailSent => "mail_sent",
+            Self::MailFailed => "mail_failed",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Failure => "failure",
+        }
+    }
+}
+
+/// An event to append.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    pub action: AuditAction,
+    pub outcome: Outcome,
+    pub account_id: Option<AccountId>,
+    pub context: RequestContext,
+    /// Extra facts, never a secret (e.g. `{"reason": "created"}`).
+    pub details: serde_json::Value,
+}
+
+impl AuditEvent {
+    pub fn new(action: AuditAction, outcome: Outcome, account_id: Option<AccountId>, context: &RequestContext) -> Self {
+        Self { action, outcome, account_id, context: context.clone(), details: serde_json::Value::Null }
+    }
+
+    #[must_use]
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = details;
+        self
+    }
+}
+
+/// An event as read back from the trail.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditRecord {
+    pub id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub action: String,
+    pub outcome: String,
+    pub actor: String,
+    pub account_id: Option<i64>,
+    pub account_identifier: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub details: serde_json::Value,
+}
+
+/// Filters of `sesame audit`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub account_id: Option<AccountId>,
+    pub since: Option<OffsetDateTime>,
+    pub until: Option<OffsetDateTime>,
+    pub limit: Option<u32>,
+}

@@ -1,0 +1,20 @@
+//! Sésame's domain: the rules of accounts, credentials and their consequences.
+//!
+//! This crate knows nothing of HTTP, SQL or SMTP. Input is parsed into the types of [`types`] at
+//! the edge; use cases in [`accounts`] decide, and commit every consequence (credential, outbox
+//! e-mails, audit events) through one [`store::Tx`]. Time comes from a [`clock::Clock`] so that
+//! expiry is tested by moving the clock.
+
+pub mod accounts;
+pub mod audit;
+pub mod branding;
+pub mod clock;
+pub mod hashing;
+pub mod mail;
+pub mod model;
+pub mod secret;
+pub mod store;
+pub mod types;
+
+pub use accounts::{AccountError, AccountService, AccountSettings};
+pub use clock::{Clock, ManualClock, SystemClock};

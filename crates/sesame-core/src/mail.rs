@@ -1,0 +1,106 @@
+//! E-mails decided by the domain. The store keeps them in the outbox, in the same transaction as
+//! the change that caused them; the delivery worker (`sesame-mail`) renders and sends them.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::types::Email;
+
+/// Why a temporary password was issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueReason {
+    AccountCreated,
+    PasswordReset,
+}
+
+/// What to tell; each kind has its templates in `sesame-mail`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum MailMessage {
+    /// First of the two separate e-mails: the sign-in identifier.
+    IdentifierIssued { first_name: String, last_name: String, identifier: String, reason: IssueReason },
+    /// Second one: the temporary password and its validity.
+    TemporaryPassword {
+        first_name: String,
+        last_name: String,
+        temporary_password: String,
+        #[serde(with = "time::serde::rfc3339")]
+        valid_until: OffsetDateTime,
+        valid_days: u32,
+        reason: IssueReason,
+    },
+    /// `sesame mail test`.
+    Test,
+}
+
+/// Replaces what a delivered message must not keep at rest.
+pub const REDACTED: &str = "[effacé après envoi]";
+
+impl MailMessage {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::IdentifierIssued { .. } => "identifier_issued",
+            Self::TemporaryPassword { .. } => "temporary_password",
+            Self::Test => "test",
+        }
+    }
+
+    /// The message with its secrets removed: what the outbox keeps once it is sent.
+    #[must_use]
+    pub fn redacted(&self) -> Self {
+        match self {
+            Self::TemporaryPassword { first_name, last_name, valid_until, valid_days, reason, .. } => {
+                Self::TemporaryPassword {
+                    first_name: first_name.clone(),
+                    last_name: last_name.clone(),
+                    temporary_password: REDACTED.into(),
+                    valid_until: *valid_until,
+                    valid_days: *valid_days,
+                    reason: *reason,
+                }
+            }
+            other => other.clone(),
+        }
+    }
+}
+
+/// An e-mail to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxMail {
+    pub to: Email,
+    pub to_name: String,
+    pub message: MailMessage,
+}
+
+/// An e-mail claimed from the outbox for delivery.
+#[derive(Debug, Clone)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub to: String,
+    pub to_name: String,
+    pub message: MailMessage,
+    pub attempts: u32,
+    pub created_at: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn redaction_removes_the_temporary_password_only() {
+        let m = MailMessage::TemporaryPassword {
+            first_name: "Jeanne".into(),
+            last_name: "Dupont".into(),
+            temporary_password: "s3cr3tXXXXXXXXXXXXXX".into(),
+            valid_until: datetime!(2026-12-01 10:00 UTC),
+            valid_days: 7,
+            reason: IssueReason::AccountCreated,
+        };
+        let json = serde_json::to_string(&m.redacted()).expect("json");
+        assert!(!json.contains("s3cr3t"));
+        assert!(json.contains("Jeanne"));
+    }
+}

@@ -1,0 +1,106 @@
+//! The storage port. `sesame-store` implements it for SQLite and PostgreSQL.
+//!
+//! Use cases open a [`Tx`], make every change a decision implies (account, credential, revoked
+//! sessions, queued e-mails, audit events) and commit once: all of it or none of it. Dropping a
+//! `Tx` without committing rolls it back.
+
+use async_trait::async_trait;
+use std::path::Path;
+use time::OffsetDateTime;
+
+use crate::audit::{AuditEvent, AuditFilter, AuditRecord};
+use crate::mail::{MailMessage, OutboxMail, QueuedMail};
+use crate::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("an account with this {0} already exists")]
+    Conflict(UniqueField),
+    #[error("the database is unreachable: {0}")]
+    Unavailable(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Counts of what `purge_expired` removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: u64,
+    pub tokens: u64,
+    pub captchas: u64,
+    pub sent_mail: u64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Starts a write transaction.
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
+
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// Succeeds when the database answers (readiness).
+    /// Applies pending schema migrations (embedded in the binary, one tree per backend).
+    async fn migrate(&self) -> StoreResult<()>;
+
+    async fn ping(&self) -> StoreResult<()>;
+
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>>;
+    /// Look-up by [`crate::types::Identifier::key`].
+    async fn account_by_identifier_key(&self, key: &str) -> StoreResult<Option<Account>>;
+    /// Look-up by [`crate::types::Email::key`].
+    async fn account_by_email_key(&self, key: &str) -> StoreResult<Option<Account>>;
+    async fn list_accounts(&self, filter: &AccountFilter) -> StoreResult<Vec<Account>>;
+    async fn password_credential(&self, id: AccountId) -> StoreResult<Option<PasswordCredential>>;
+
+    async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+
+    /// Claims up to `limit` due e-mails for this node until `lease_until`: no other node (nor
+    /// this one) claims them again before then unless they are released.
+    async fn claim_due_mail(
+        &self,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+        limit: u32,
+    ) -> StoreResult<Vec<QueuedMail>>;
+    /// Marks a claimed e-mail delivered and keeps only its redacted form.
+    async fn mark_mail_sent(&self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()>;
+    /// Records a failed attempt and when to try again.
+    async fn reschedule_mail(&self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()>;
+    /// E-mails not yet delivered (the outbox depth).
+    async fn pending_mail_count(&self) -> StoreResult<u64>;
+
+    /// Deletes what has expired before `now` (and delivered e-mails older than `sent_before`).
+    async fn purge_expired(&self, now: OffsetDateTime, sent_before: OffsetDateTime) -> StoreResult<Purged>;
+
+    /// Writes a consistent copy of the database to `path` while it is in use.
+    async fn backup_to(&self, path: &Path) -> StoreResult<()>;
+}
+
+/// One write transaction.
+#[async_trait]
+pub trait Tx: Send {
+    async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool>;
+    async fn insert_account(&mut self, account: &NewAccount, now: OffsetDateTime) -> StoreResult<AccountId>;
+    /// Reads an account inside the transaction (locking its row on PostgreSQL).
+    async fn account_for_update(&mut self, id: AccountId) -> StoreResult<Option<Account>>;
+    async fn set_account_status(
+        &mut self,
+        id: AccountId,
+        status: AccountStatus,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Replaces the account's password and appends it to the password history.
+    async fn set_password(&mut self, id: AccountId, credential: &PasswordCredential) -> StoreResult<()>;
+    /// Ends every session, API token and reset link of the account; returns how many.
+    async fn revoke_all_access(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64>;
+    async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64>;
+    async fn append_audit(&mut self, event: &AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
+    async fn commit(self: Box<Self>) -> StoreResult<()>;
+}

@@ -1,0 +1,320 @@
+// The Store implementation shared by both backends. Not a module: `sqlite.rs` and `postgres.rs`
+// each `include!` it after defining `DB` (the sqlx driver), `NAME`, `BEGIN_WRITE`,
+// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL` and the inherent methods `migrate_impl` and `backup_impl`.
+// Every statement uses `$n` placeholders, which both drivers accept.
+
+use async_trait::async_trait;
+use sesame_core::audit::{AuditEvent, AuditFilter, AuditRecord};
+use sesame_core::clock::to_unix_millis;
+use sesame_core::mail::{MailMessage, OutboxMail, QueuedMail};
+use sesame_core::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential};
+use sesame_core::store::{Purged, Store, StoreError, StoreResult, Tx};
+use std::path::Path;
+use time::OffsetDateTime;
+
+use crate::rows::{self, AccountRow, AuditRow, CredentialRow, OutboxRow};
+use crate::{account_select, map_err};
+
+/// The store over one connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    pool: sqlx::Pool<DB>,
+}
+
+/// One write transaction; rolled back when dropped uncommitted.
+#[derive(Debug)]
+pub struct SqlTx {
+    tx: sqlx::Transaction<'static, DB>,
+}
+
+fn json(value: &impl serde::Serialize) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
+        let tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(map_err)?;
+        Ok(Box::new(SqlTx { tx }))
+    }
+
+    fn backend(&self) -> &'static str {
+        NAME
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        self.migrate_impl().await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE id = $1"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn account_by_identifier_key(&self, key: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE identifier_key = $1"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn account_by_email_key(&self, key: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE email_key = $1"))
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn list_accounts(&self, filter: &AccountFilter) -> StoreResult<Vec<Account>> {
+        let pattern = filter.search.as_ref().map(|s| format!("%{}%", s.trim().to_lowercase()));
+        let rows = sqlx::query_as::<_, AccountRow>(concat!(
+            account_select!(),
+            " WHERE ($1 IS NULL OR status = $1)",
+            " AND ($2 IS NULL OR identifier_key LIKE $2 OR email_key LIKE $2",
+            "      OR lower(first_name) LIKE $2 OR lower(last_name) LIKE $2)",
+            " ORDER BY identifier_key LIMIT $3"
+        ))
+        .bind(filter.status.map(AccountStatus::as_str))
+        .bind(pattern)
+        .bind(filter.limit.map_or(i64::MAX, i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows::accounts(rows)
+    }
+
+    async fn password_credential(&self, id: AccountId) -> StoreResult<Option<PasswordCredential>> {
+        let row = sqlx::query_as::<_, CredentialRow>(
+            "SELECT phc, temporary_until, changed_at FROM password_credentials WHERE account_id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.map(PasswordCredential::from))
+    }
+
+    async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        let rows = sqlx::query_as::<_, AuditRow>(concat!(
+            "SELECT e.id, e.occurred_at, e.action, e.outcome, e.actor, e.account_id,",
+            "       a.identifier AS account_identifier, e.ip, e.user_agent, e.details",
+            " FROM audit_events e LEFT JOIN accounts a ON a.id = e.account_id",
+            " WHERE ($1 IS NULL OR e.account_id = $1)",
+            " AND ($2 IS NULL OR e.occurred_at >= $2) AND ($3 IS NULL OR e.occurred_at < $3)",
+            " ORDER BY e.id LIMIT $4"
+        ))
+        .bind(filter.account_id.map(|a| a.0))
+        .bind(filter.since.map(to_unix_millis))
+        .bind(filter.until.map(to_unix_millis))
+        .bind(filter.limit.map_or(i64::MAX, i64::from))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(rows.into_iter().map(AuditRecord::from).collect())
+    }
+
+    async fn claim_due_mail(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> StoreResult<Vec<QueuedMail>> {
+        let mut rows = sqlx::query_as::<_, OutboxRow>(CLAIM_MAIL)
+            .bind(to_unix_millis(lease_until))
+            .bind(to_unix_millis(now))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.sort_by_key(|r| r.id());
+        rows.into_iter().map(QueuedMail::try_from).collect()
+    }
+
+    async fn mark_mail_sent(&self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, payload = $2 WHERE id = $3")
+            .bind(to_unix_millis(now))
+            .bind(json(redacted)?)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn reschedule_mail(&self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+            .bind(to_unix_millis(next_attempt_at))
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn pending_mail_count(&self) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime, sent_before: OffsetDateTime) -> StoreResult<Purged> {
+        let now = to_unix_millis(now);
+        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(map_err)?;
+        let mut run = async |sql: &'static str, at: i64| -> StoreResult<u64> {
+            Ok(sqlx::query(sql).bind(at).execute(&mut *tx).await.map_err(map_err)?.rows_affected())
+        };
+        let sessions = run("DELETE FROM sessions WHERE absolute_expires_at < $1 OR idle_expires_at < $1 OR revoked_at IS NOT NULL", now).await?;
+        let tokens = run("DELETE FROM api_tokens WHERE expires_at < $1", now).await?
+            + run("DELETE FROM reset_tokens WHERE expires_at < $1", now).await?;
+        let captchas = run("DELETE FROM captcha_challenges WHERE expires_at < $1", now).await?;
+        let sent_mail = run("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", to_unix_millis(sent_before)).await?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Purged { sessions, tokens, captchas, sent_mail })
+    }
+
+    async fn backup_to(&self, path: &Path) -> StoreResult<()> {
+        self.backup_impl(path).await
+    }
+}
+
+#[async_trait]
+impl Tx for SqlTx {
+    async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE identifier_key = $1")
+            .bind(key)
+            .fetch_one(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(n > 0)
+    }
+
+    async fn insert_account(&mut self, a: &NewAccount, now: OffsetDateTime) -> StoreResult<AccountId> {
+        let now = to_unix_millis(now);
+        let id: i64 = sqlx::query_scalar(concat!(
+            "INSERT INTO accounts (identifier, identifier_key, email, email_key, first_name, last_name,",
+            " national_id, status, created_at, updated_at)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8) RETURNING id"
+        ))
+        .bind(a.identifier.as_str())
+        .bind(a.identifier.key())
+        .bind(a.email.as_str())
+        .bind(a.email.key())
+        .bind(a.first_name.as_str())
+        .bind(a.last_name.as_str())
+        .bind(a.national_id.as_ref().map(sesame_core::types::NationalId::id_nat_ps))
+        .bind(now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(AccountId(id))
+    }
+
+    async fn account_for_update(&mut self, id: AccountId) -> StoreResult<Option<Account>> {
+        let row = sqlx::query_as::<_, AccountRow>(ACCOUNT_FOR_UPDATE)
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn set_account_status(&mut self, id: AccountId, status: AccountStatus, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("UPDATE accounts SET status = $1, updated_at = $2 WHERE id = $3")
+            .bind(status.as_str())
+            .bind(to_unix_millis(now))
+            .bind(id.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn set_password(&mut self, id: AccountId, c: &PasswordCredential) -> StoreResult<()> {
+        let changed_at = to_unix_millis(c.changed_at);
+        sqlx::query(concat!(
+            "INSERT INTO password_credentials (account_id, phc, temporary_until, changed_at, compromised)",
+            " VALUES ($1, $2, $3, $4, FALSE)",
+            " ON CONFLICT (account_id) DO UPDATE SET phc = excluded.phc,",
+            " temporary_until = excluded.temporary_until, changed_at = excluded.changed_at, compromised = FALSE"
+        ))
+        .bind(id.0)
+        .bind(&c.phc)
+        .bind(c.temporary_until.map(to_unix_millis))
+        .bind(changed_at)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        sqlx::query("INSERT INTO password_history (account_id, phc, temporary, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.0)
+            .bind(&c.phc)
+            .bind(c.is_temporary())
+            .bind(changed_at)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn revoke_all_access(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64> {
+        let now = to_unix_millis(now);
+        let mut total = 0;
+        for sql in [
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+            "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+            "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
+        ] {
+            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.tx).await.map_err(map_err)?.rows_affected();
+        }
+        Ok(total)
+    }
+
+    async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64> {
+        let now = to_unix_millis(now);
+        sqlx::query_scalar(concat!(
+            "INSERT INTO outbox (kind, recipient, recipient_name, payload, created_at, next_attempt_at)",
+            " VALUES ($1, $2, $3, $4, $5, $5) RETURNING id"
+        ))
+        .bind(mail.message.kind())
+        .bind(mail.to.as_str())
+        .bind(&mail.to_name)
+        .bind(json(&mail.message)?)
+        .bind(now)
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn append_audit(&mut self, e: &AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO audit_events (occurred_at, action, outcome, actor, account_id, ip, user_agent, details)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(e.action.as_str())
+        .bind(e.outcome.as_str())
+        .bind(e.context.actor.to_string())
+        .bind(e.account_id.map(|a| a.0))
+        .bind(e.context.ip.as_deref())
+        .bind(e.context.user_agent.as_deref())
+        .bind(json(&e.details)?)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> StoreResult<()> {
+        self.tx.commit().await.map_err(map_err)
+    }
+}

@@ -1,0 +1,51 @@
+//! The multi-node backend: PostgreSQL, with row locks where nodes could race.
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use std::str::FromStr;
+
+use crate::StoreOptions;
+
+type DB = sqlx::Postgres;
+const NAME: &str = "postgres";
+const BEGIN_WRITE: &str = "BEGIN";
+const ACCOUNT_FOR_UPDATE: &str = concat!(crate::account_select!(), " WHERE id = $1 FOR UPDATE");
+/// `SKIP LOCKED`: nodes claiming at the same moment take disjoint rows, never the same one.
+const CLAIM_MAIL: &str = concat!(
+    "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (",
+    " SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2",
+    " AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)",
+    " RETURNING id, recipient, recipient_name, payload, attempts, created_at"
+);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+include!("backend.rs");
+
+pub use SqlStore as PostgresStore;
+
+impl SqlStore {
+    pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let redacted = crate::redact_url(url);
+        let connect = PgConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL {redacted}: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("cannot connect to {redacted}: {e}")))?;
+        Ok(Self { pool })
+    }
+
+    async fn migrate_impl(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))
+    }
+
+    #[expect(clippy::unused_async, reason = "same signature as the SQLite backend")]
+    async fn backup_impl(&self, _target: &Path) -> StoreResult<()> {
+        Err(StoreError::Unsupported(
+            "online backup is built in for SQLite only; back up PostgreSQL with pg_dump or your provider's tooling"
+                .into(),
+        ))
+    }
+}

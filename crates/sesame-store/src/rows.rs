@@ -1,0 +1,132 @@
+//! Rows as the databases return them, and their conversion to domain types.
+
+use sesame_core::audit::AuditRecord;
+use sesame_core::clock::from_unix_millis;
+use sesame_core::mail::QueuedMail;
+use sesame_core::model::{Account, AccountId, AccountStatus, PasswordCredential};
+use sesame_core::store::StoreError;
+use sesame_core::types::{Email, Identifier, NationalId, PersonName};
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AccountRow {
+    id: i64,
+    identifier: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    national_id: Option<String>,
+    status: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+fn corrupt(what: &str, id: i64, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("account {id}: stored {what} is invalid: {e}"))
+}
+
+impl TryFrom<AccountRow> for Account {
+    type Error = StoreError;
+
+    fn try_from(r: AccountRow) -> Result<Self, StoreError> {
+        let id = r.id;
+        Ok(Self {
+            id: AccountId(id),
+            identifier: Identifier::parse(&r.identifier).map_err(|e| corrupt("identifier", id, e))?,
+            email: Email::parse(&r.email).map_err(|e| corrupt("e-mail", id, e))?,
+            first_name: PersonName::parse(&r.first_name, "first name").map_err(|e| corrupt("first name", id, e))?,
+            last_name: PersonName::parse(&r.last_name, "last name").map_err(|e| corrupt("last name", id, e))?,
+            national_id: r
+                .national_id
+                .map(|n| NationalId::from_id_nat_ps(&n))
+                .transpose()
+                .map_err(|e| corrupt("national identifier", id, e))?,
+            status: AccountStatus::parse(&r.status).ok_or_else(|| corrupt("status", id, &r.status))?,
+            created_at: from_unix_millis(r.created_at),
+            updated_at: from_unix_millis(r.updated_at),
+        })
+    }
+}
+
+pub(crate) fn accounts(rows: Vec<AccountRow>) -> Result<Vec<Account>, StoreError> {
+    rows.into_iter().map(Account::try_from).collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CredentialRow {
+    phc: String,
+    temporary_until: Option<i64>,
+    changed_at: i64,
+}
+
+impl From<CredentialRow> for PasswordCredential {
+    fn from(r: CredentialRow) -> Self {
+        Self {
+            phc: r.phc,
+            temporary_until: r.temporary_until.map(from_unix_millis),
+            changed_at: from_unix_millis(r.changed_at),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: i64,
+    occurred_at: i64,
+    action: String,
+    outcome: String,
+    actor: String,
+    account_id: Option<i64>,
+    account_identifier: Option<String>,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    details: String,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(r: AuditRow) -> Self {
+        Self {
+            id: r.id,
+            at: from_unix_millis(r.occurred_at),
+            action: r.action,
+            outcome: r.outcome,
+            actor: r.actor,
+            account_id: r.account_id,
+            account_identifier: r.account_identifier,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::String(r.details)),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    id: i64,
+    recipient: String,
+    recipient_name: String,
+    payload: String,
+    attempts: i64,
+    created_at: i64,
+}
+
+impl TryFrom<OutboxRow> for QueuedMail {
+    type Error = StoreError;
+
+    fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: r.id,
+            to: r.recipient,
+            to_name: r.recipient_name,
+            message: serde_json::from_str(&r.payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox message {}: {e}", r.id)))?,
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            created_at: from_unix_millis(r.created_at),
+        })
+    }
+}
+
+impl OutboxRow {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+}

@@ -1,0 +1,341 @@
+//! One contract, two backends: every test here runs on SQLite and on PostgreSQL.
+
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use sesame_core::audit::{AuditAction, AuditEvent, AuditFilter, Outcome, RequestContext};
+use sesame_core::mail::{IssueReason, MailMessage, OutboxMail, REDACTED};
+use sesame_core::model::{AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
+use sesame_core::store::{Store, StoreError};
+use sesame_core::types::{Email, Identifier, NationalId, PersonName};
+use sesame_store::{StoreOptions, connect_and_migrate};
+use std::collections::HashSet;
+use std::sync::Arc;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const T0: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
+
+struct Db {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn sqlite() -> Db {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
+    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), _dir: Some(dir) }
+}
+
+async fn postgres() -> Db {
+    let url = sesame_testkit::postgres_database_url().await;
+    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), _dir: None }
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let db = super::sqlite().await; super::$name(&db.store).await } )* }
+        mod on_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let db = super::postgres().await; super::$name(&db.store).await } )* }
+    };
+}
+
+contract!(
+    migrations_are_idempotent,
+    accounts_are_found_case_insensitively,
+    unique_fields_conflict_and_name_the_field,
+    a_transaction_dropped_uncommitted_leaves_nothing,
+    passwords_are_replaced_and_kept_in_history,
+    status_changes_are_stored,
+    accounts_are_listed_filtered_and_searched,
+    due_mail_is_claimed_once_until_its_lease_ends,
+    concurrent_claims_never_share_a_message,
+    delivered_mail_keeps_no_secret,
+    audit_events_filter_by_account_and_time,
+    expired_rows_are_purged,
+);
+
+fn new_account(identifier: &str, email: &str) -> NewAccount {
+    NewAccount {
+        identifier: Identifier::parse(identifier).unwrap(),
+        email: Email::parse(email).unwrap(),
+        first_name: PersonName::parse("Jeanne", "first name").unwrap(),
+        last_name: PersonName::parse("Dupont", "last name").unwrap(),
+        national_id: None,
+    }
+}
+
+async fn insert(store: &Arc<dyn Store>, account: &NewAccount) -> AccountId {
+    let mut tx = store.begin().await.unwrap();
+    let id = tx.insert_account(account, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+fn test_mail(to: &str, password: &str) -> OutboxMail {
+    OutboxMail {
+        to: Email::parse(to).unwrap(),
+        to_name: "Jeanne Dupont".into(),
+        message: MailMessage::TemporaryPassword {
+            first_name: "Jeanne".into(),
+            last_name: "Dupont".into(),
+            temporary_password: password.into(),
+            valid_until: T0 + Duration::days(7),
+            valid_days: 7,
+            reason: IssueReason::AccountCreated,
+        },
+    }
+}
+
+async fn enqueue(store: &Arc<dyn Store>, mails: &[OutboxMail]) {
+    let mut tx = store.begin().await.unwrap();
+    for m in mails {
+        tx.enqueue_mail(m, T0).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn migrations_are_idempotent(store: &Arc<dyn Store>) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+}
+
+async fn accounts_are_found_case_insensitively(store: &Arc<dyn Store>) {
+    let mut account = new_account("JDupont", "Jeanne.Dupont@Example.fr");
+    account.national_id = Some(NationalId::parse("10003456786").unwrap());
+    let id = insert(store, &account).await;
+    let by_key = store.account_by_identifier_key("jdupont").await.unwrap().expect("found by identifier");
+    assert_eq!(by_key.id, id);
+    assert_eq!(by_key.identifier.as_str(), "JDupont");
+    assert_eq!(by_key.national_id, account.national_id);
+    assert_eq!(by_key.status, AccountStatus::Active);
+    assert_eq!(by_key.created_at, T0);
+    let by_email = store.account_by_email_key("jeanne.dupont@example.fr").await.unwrap().expect("found by e-mail");
+    assert_eq!(by_email.id, id);
+    assert_eq!(store.account_by_id(id).await.unwrap().unwrap().id, id);
+    assert!(store.account_by_identifier_key("nobody").await.unwrap().is_none());
+}
+
+async fn unique_fields_conflict_and_name_the_field(store: &Arc<dyn Store>) {
+    let mut first = new_account("jdupont", "jeanne@example.fr");
+    first.national_id = Some(NationalId::parse("10003456786").unwrap());
+    insert(store, &first).await;
+    let cases = [
+        (new_account("JDUPONT", "other@example.fr"), UniqueField::Identifier),
+        (new_account("jdupont2", "JEANNE@example.fr"), UniqueField::Email),
+        (
+            NewAccount { national_id: first.national_id.clone(), ..new_account("jdupont3", "third@example.fr") },
+            UniqueField::NationalId,
+        ),
+    ];
+    for (account, field) in cases {
+        let mut tx = store.begin().await.unwrap();
+        match tx.insert_account(&account, T0).await {
+            Err(StoreError::Conflict(f)) => assert_eq!(f, field),
+            other => panic!("expected a conflict on {field}, got {other:?}"),
+        }
+    }
+    assert_eq!(store.list_accounts(&AccountFilter::default()).await.unwrap().len(), 1);
+}
+
+async fn a_transaction_dropped_uncommitted_leaves_nothing(store: &Arc<dyn Store>) {
+    {
+        let mut tx = store.begin().await.unwrap();
+        let id = tx.insert_account(&new_account("jdupont", "jeanne@example.fr"), T0).await.unwrap();
+        tx.enqueue_mail(&test_mail("jeanne@example.fr", "secret"), T0).await.unwrap();
+        let ctx = RequestContext::cli();
+        tx.append_audit(&AuditEvent::new(AuditAction::AccountCreated, Outcome::Success, Some(id), &ctx), T0)
+            .await
+            .unwrap();
+        // dropped here without commit
+    }
+    assert!(store.account_by_identifier_key("jdupont").await.unwrap().is_none());
+    assert_eq!(store.pending_mail_count().await.unwrap(), 0);
+    assert!(store.audit_events(&AuditFilter::default()).await.unwrap().is_empty());
+}
+
+async fn passwords_are_replaced_and_kept_in_history(store: &Arc<dyn Store>) {
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    assert!(store.password_credential(id).await.unwrap().is_none());
+    let temporary = PasswordCredential {
+        phc: "$argon2id$first".into(),
+        temporary_until: Some(T0 + Duration::days(7)),
+        changed_at: T0,
+    };
+    let personal = PasswordCredential {
+        phc: "$argon2id$second".into(),
+        temporary_until: None,
+        changed_at: T0 + Duration::hours(1),
+    };
+    for c in [&temporary, &personal] {
+        let mut tx = store.begin().await.unwrap();
+        tx.set_password(id, c).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(store.password_credential(id).await.unwrap(), Some(personal));
+}
+
+async fn status_changes_are_stored(store: &Arc<dyn Store>) {
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let mut tx = store.begin().await.unwrap();
+    let locked = tx.account_for_update(id).await.unwrap().expect("account");
+    assert_eq!(locked.status, AccountStatus::Active);
+    tx.set_account_status(id, AccountStatus::Disabled, T0 + Duration::minutes(5)).await.unwrap();
+    tx.revoke_all_access(id, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    let account = store.account_by_id(id).await.unwrap().unwrap();
+    assert_eq!(account.status, AccountStatus::Disabled);
+    assert_eq!(account.updated_at, T0 + Duration::minutes(5));
+}
+
+async fn accounts_are_listed_filtered_and_searched(store: &Arc<dyn Store>) {
+    insert(store, &new_account("bmartin", "bernard@example.fr")).await;
+    let second = insert(store, &new_account("adurand", "alice@clinique.fr")).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.set_account_status(second, AccountStatus::Disabled, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    let all = store.list_accounts(&AccountFilter::default()).await.unwrap();
+    assert_eq!(all.iter().map(|a| a.identifier.as_str()).collect::<Vec<_>>(), ["adurand", "bmartin"]);
+    let disabled = store
+        .list_accounts(&AccountFilter { status: Some(AccountStatus::Disabled), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(disabled.len(), 1);
+    let found =
+        store.list_accounts(&AccountFilter { search: Some("CLINIQUE".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let limited = store.list_accounts(&AccountFilter { limit: Some(1), ..Default::default() }).await.unwrap();
+    assert_eq!(limited.len(), 1);
+}
+
+async fn due_mail_is_claimed_once_until_its_lease_ends(store: &Arc<dyn Store>) {
+    enqueue(store, &[test_mail("a@example.fr", "p1"), test_mail("b@example.fr", "p2")]).await;
+    assert_eq!(store.pending_mail_count().await.unwrap(), 2);
+    let lease = T0 + Duration::minutes(5);
+    let claimed = store.claim_due_mail(T0, lease, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|m| m.to.as_str()).collect::<Vec<_>>(), ["a@example.fr", "b@example.fr"]);
+    assert!(claimed.iter().all(|m| m.attempts == 1));
+    assert!(
+        store.claim_due_mail(T0 + Duration::minutes(1), lease, 10).await.unwrap().is_empty(),
+        "leased rows are not claimed again"
+    );
+    // A failed attempt is due again only at its next attempt time.
+    store.reschedule_mail(claimed[0].id, T0 + Duration::minutes(2), "connection refused").await.unwrap();
+    assert!(store.claim_due_mail(T0 + Duration::minutes(1), lease, 10).await.unwrap().is_empty());
+    let again = store.claim_due_mail(T0 + Duration::minutes(2), T0 + Duration::minutes(7), 10).await.unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 2);
+    // A lease that ran out (a node died mid-delivery) makes the row claimable again.
+    let expired = store.claim_due_mail(lease, lease + Duration::minutes(5), 10).await.unwrap();
+    assert_eq!(expired.iter().map(|m| m.id).collect::<Vec<_>>(), [claimed[1].id]);
+}
+
+async fn concurrent_claims_never_share_a_message(store: &Arc<dyn Store>) {
+    let mails: Vec<_> = (0..40).map(|i| test_mail(&format!("u{i}@example.fr"), "p")).collect();
+    enqueue(store, &mails).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let store = Arc::clone(store);
+        tasks.spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.claim_due_mail(T0, T0 + Duration::minutes(5), 3).await.unwrap();
+                if batch.is_empty() {
+                    return mine;
+                }
+                mine.extend(batch.into_iter().map(|m| m.id));
+            }
+        });
+    }
+    let all: Vec<i64> = tasks.join_all().await.into_iter().flatten().collect();
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 40, "every message claimed");
+    assert_eq!(distinct.len(), 40, "no message claimed twice");
+}
+
+async fn delivered_mail_keeps_no_secret(store: &Arc<dyn Store>) {
+    enqueue(store, &[test_mail("a@example.fr", "TopSecretTemporary42")]).await;
+    let claimed = store.claim_due_mail(T0, T0 + Duration::minutes(5), 10).await.unwrap();
+    store.mark_mail_sent(claimed[0].id, T0, &claimed[0].message.redacted()).await.unwrap();
+    assert_eq!(store.pending_mail_count().await.unwrap(), 0);
+    assert!(store.claim_due_mail(T0 + Duration::days(1), T0 + Duration::days(2), 10).await.unwrap().is_empty());
+    // Read the row back through the purge-free path: nothing secret remains.
+    let purged = store.purge_expired(T0, T0 + Duration::seconds(1)).await.unwrap();
+    assert_eq!(purged.sent_mail, 1);
+    match claimed[0].message.redacted() {
+        MailMessage::TemporaryPassword { temporary_password, .. } => assert_eq!(temporary_password, REDACTED),
+        other => panic!("unexpected {other:?}"),
+    }
+}
+
+async fn audit_events_filter_by_account_and_time(store: &Arc<dyn Store>) {
+    let a = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let b = insert(store, &new_account("bmartin", "bernard@example.fr")).await;
+    let ctx = RequestContext { ip: Some("192.0.2.1".into()), user_agent: Some("test".into()), ..RequestContext::cli() };
+    let mut tx = store.begin().await.unwrap();
+    for (i, who) in [a, b, a].into_iter().enumerate() {
+        let event = AuditEvent::new(AuditAction::AccountCreated, Outcome::Success, Some(who), &ctx)
+            .with_details(serde_json::json!({ "n": i }));
+        tx.append_audit(&event, T0 + Duration::hours(i64::try_from(i).unwrap())).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let of_a = store.audit_events(&AuditFilter { account_id: Some(a), ..Default::default() }).await.unwrap();
+    assert_eq!(of_a.len(), 2);
+    assert_eq!(of_a[0].account_identifier.as_deref(), Some("jdupont"));
+    assert_eq!(of_a[0].ip.as_deref(), Some("192.0.2.1"));
+    assert_eq!(of_a[1].details, serde_json::json!({ "n": 2 }));
+    let window = AuditFilter {
+        since: Some(T0 + Duration::minutes(30)),
+        until: Some(T0 + Duration::hours(2)),
+        ..Default::default()
+    };
+    let in_window = store.audit_events(&window).await.unwrap();
+    assert_eq!(in_window.len(), 1);
+    assert_eq!(in_window[0].account_id, Some(b.0));
+}
+
+async fn expired_rows_are_purged(store: &Arc<dyn Store>) {
+    enqueue(store, &[test_mail("a@example.fr", "p")]).await;
+    let purged = store.purge_expired(T0 + Duration::days(30), T0 + Duration::days(30)).await.unwrap();
+    assert_eq!(purged.sent_mail, 0, "undelivered mail is never purged");
+    assert_eq!(store.pending_mail_count().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_backup_is_a_consistent_private_copy() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let db = sqlite().await;
+    insert(&db.store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("copy.db");
+    db.store.backup_to(&target).await.unwrap();
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+    let copy =
+        sesame_store::connect(&format!("sqlite://{}", target.display()), &StoreOptions::default()).await.unwrap();
+    assert!(copy.account_by_identifier_key("jdupont").await.unwrap().is_some());
+    assert!(db.store.backup_to(&target).await.is_err(), "an existing file is never overwritten");
+}
+
+#[tokio::test]
+async fn sqlite_database_file_is_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let db = sqlite().await;
+    let path = db._dir.as_ref().unwrap().path().join("sesame.db");
+    assert_eq!(std::fs::metadata(path).unwrap().permissions().mode() & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn postgres_backup_points_to_pg_dump() {
+    let db = postgres().await;
+    let err = db.store.backup_to(std::path::Path::new("/tmp/never")).await.unwrap_err();
+    assert!(err.to_string().contains("pg_dump"));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_reported_as_such() {
+    let options = StoreOptions { connect_timeout: std::time::Duration::from_secs(1), ..StoreOptions::default() };
+    let err = sesame_store::connect("postgres://sesame:pw@127.0.0.1:1/sesame", &options).await.unwrap_err();
+    assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
+    assert!(!err.to_string().contains("pw@"), "the password is never shown: {err}");
+    let err = sesame_store::connect("mysql://x", &options).await.unwrap_err();
+    assert!(err.to_string().contains("unsupported database URL"));
+}
