@@ -261,7 +261,16 @@ impl AccountService {
             reason,
         };
         for message in [identifier_mail, password_mail] {
-            tx.enqueue_mail(&OutboxMail { to: account.email.clone(), to_name: to_name.clone(), message }, now).await?;
+            tx.enqueue_mail(
+                &OutboxMail {
+                    account_id: Some(account.id),
+                    to: account.email.clone(),
+                    to_name: to_name.clone(),
+                    message,
+                },
+                now,
+            )
+            .await?;
         }
         let reason_text = match reason {
             IssueReason::AccountCreated => "account_created",

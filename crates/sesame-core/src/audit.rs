@@ -61,7 +61,7 @@ pub enum AuditAction {
     AccountDisabled,
     AccountEnabled,
     MailSent,
-    MailFailed,
+    MailDeferred,
 }
 
 impl AuditAction {
@@ -72,7 +72,7 @@ impl AuditAction {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::MailSent => "mail_sent",
-            Self::MailFailed => "mail_failed",
+            Self::MailDeferred => "mail_deferred",
         }
     }
 }

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::model::AccountId;
 use crate::types::Email;
 
 /// Why a temporary password was issued.
@@ -68,6 +69,8 @@ impl MailMessage {
 /// An e-mail to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMail {
+    /// The account the message is about, if any (for the audit trail).
+    pub account_id: Option<AccountId>,
     pub to: Email,
     pub to_name: String,
     pub message: MailMessage,
@@ -77,6 +80,7 @@ pub struct OutboxMail {
 #[derive(Debug, Clone)]
 pub struct QueuedMail {
     pub id: i64,
+    pub account_id: Option<AccountId>,
     pub to: String,
     pub to_name: String,
     pub message: MailMessage,

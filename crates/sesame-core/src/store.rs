@@ -69,10 +69,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<QueuedMail>>;
-    /// Marks a claimed e-mail delivered and keeps only its redacted form.
-    async fn mark_mail_sent(&self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()>;
-    /// Records a failed attempt and when to try again.
-    async fn reschedule_mail(&self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()>;
     /// E-mails not yet delivered (the outbox depth).
     async fn pending_mail_count(&self) -> StoreResult<u64>;
 
@@ -102,5 +98,9 @@ pub trait Tx: Send {
     async fn revoke_all_access(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64>;
     async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64>;
     async fn append_audit(&mut self, event: &AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
+    /// Marks a claimed e-mail delivered and keeps only its redacted form.
+    async fn mark_mail_sent(&mut self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()>;
+    /// Records a failed attempt and when to try again.
+    async fn reschedule_mail(&mut self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()>;
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

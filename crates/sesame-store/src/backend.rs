@@ -138,28 +138,6 @@ impl Store for SqlStore {
         rows.into_iter().map(QueuedMail::try_from).collect()
     }
 
-    async fn mark_mail_sent(&self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, payload = $2 WHERE id = $3")
-            .bind(to_unix_millis(now))
-            .bind(json(redacted)?)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
-    async fn reschedule_mail(&self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
-            .bind(to_unix_millis(next_attempt_at))
-            .bind(error)
-            .bind(id)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
-        Ok(())
-    }
-
     async fn pending_mail_count(&self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
             .fetch_one(&self.pool)
@@ -282,9 +260,10 @@ impl Tx for SqlTx {
     async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64> {
         let now = to_unix_millis(now);
         sqlx::query_scalar(concat!(
-            "INSERT INTO outbox (kind, recipient, recipient_name, payload, created_at, next_attempt_at)",
-            " VALUES ($1, $2, $3, $4, $5, $5) RETURNING id"
+            "INSERT INTO outbox (account_id, kind, recipient, recipient_name, payload, created_at, next_attempt_at)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id"
         ))
+        .bind(mail.account_id.map(|a| a.0))
         .bind(mail.message.kind())
         .bind(mail.to.as_str())
         .bind(&mail.to_name)
@@ -311,6 +290,28 @@ impl Tx for SqlTx {
         .execute(&mut *self.tx)
         .await
         .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn mark_mail_sent(&mut self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, payload = $2 WHERE id = $3")
+            .bind(to_unix_millis(now))
+            .bind(json(redacted)?)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn reschedule_mail(&mut self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+            .bind(to_unix_millis(next_attempt_at))
+            .bind(error)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
         Ok(())
     }
 

@@ -102,6 +102,7 @@ impl From<AuditRow> for AuditRecord {
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct OutboxRow {
     id: i64,
+    account_id: Option<i64>,
     recipient: String,
     recipient_name: String,
     payload: String,
@@ -115,6 +116,7 @@ impl TryFrom<OutboxRow> for QueuedMail {
     fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
         Ok(Self {
             id: r.id,
+            account_id: r.account_id.map(AccountId),
             to: r.recipient,
             to_name: r.recipient_name,
             message: serde_json::from_str(&r.payload)

@@ -18,7 +18,7 @@ const CLAIM_MAIL: &str = concat!(
     "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (",
     " SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2",
     " AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3)",
-    " RETURNING id, recipient, recipient_name, payload, attempts, created_at"
+    " RETURNING id, account_id, recipient, recipient_name, payload, attempts, created_at"
 );
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");

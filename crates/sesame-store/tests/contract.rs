@@ -72,6 +72,7 @@ async fn insert(store: &Arc<dyn Store>, account: &NewAccount) -> AccountId {
 
 fn test_mail(to: &str, password: &str) -> OutboxMail {
     OutboxMail {
+        account_id: None,
         to: Email::parse(to).unwrap(),
         to_name: "Jeanne Dupont".into(),
         message: MailMessage::TemporaryPassword {
@@ -219,7 +220,9 @@ async fn due_mail_is_claimed_once_until_its_lease_ends(store: &Arc<dyn Store>) {
         "leased rows are not claimed again"
     );
     // A failed attempt is due again only at its next attempt time.
-    store.reschedule_mail(claimed[0].id, T0 + Duration::minutes(2), "connection refused").await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.reschedule_mail(claimed[0].id, T0 + Duration::minutes(2), "connection refused").await.unwrap();
+    tx.commit().await.unwrap();
     assert!(store.claim_due_mail(T0 + Duration::minutes(1), lease, 10).await.unwrap().is_empty());
     let again = store.claim_due_mail(T0 + Duration::minutes(2), T0 + Duration::minutes(7), 10).await.unwrap();
     assert_eq!(again.len(), 1);
@@ -255,7 +258,9 @@ async fn concurrent_claims_never_share_a_message(store: &Arc<dyn Store>) {
 async fn delivered_mail_keeps_no_secret(store: &Arc<dyn Store>) {
     enqueue(store, &[test_mail("a@example.fr", "TopSecretTemporary42")]).await;
     let claimed = store.claim_due_mail(T0, T0 + Duration::minutes(5), 10).await.unwrap();
-    store.mark_mail_sent(claimed[0].id, T0, &claimed[0].message.redacted()).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.mark_mail_sent(claimed[0].id, T0, &claimed[0].message.redacted()).await.unwrap();
+    tx.commit().await.unwrap();
     assert_eq!(store.pending_mail_count().await.unwrap(), 0);
     assert!(store.claim_due_mail(T0 + Duration::days(1), T0 + Duration::days(2), 10).await.unwrap().is_empty());
     // Read the row back through the purge-free path: nothing secret remains.

@@ -13,3 +13,9 @@ mod smtp;
 
 pub use postgres::postgres_database_url;
 pub use smtp::{ReceivedMail, SmtpServer};
+
+/// Several crates bring rustls with different crypto back-ends; pick ring (what Sésame ships)
+/// once per process, as `main` does, or the first TLS handshake panics.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,4 +1,4 @@
-use mailin_embedded::{AuthMechanism, Handler, Response, Server, response};
+use mailin_embedded::{AuthMechanism, Handler, Response, Server, SslConfig, response};
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -88,8 +88,33 @@ impl SmtpServer {
         Self::start_on(TcpListener::bind("127.0.0.1:0").expect("bind"), None)
     }
 
-    /// On a given listener, optionally requiring AUTH with these credentials.
+    /// On a free port, offering STARTTLS with a fresh self-signed certificate for 127.0.0.1 and
+    /// requiring AUTH with these credentials. Returns the server and the certificate (PEM) a
+    /// client must trust.
+    pub fn start_tls(credentials: (String, String)) -> (Self, String) {
+        crate::install_crypto_provider();
+        let cert =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).expect("certificate");
+        let dir = tempfile::tempdir().expect("temp dir").keep();
+        let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let cert_pem = cert.cert.pem();
+        std::fs::write(&cert_path, &cert_pem).expect("write cert");
+        std::fs::write(&key_path, cert.signing_key.serialize_pem()).expect("write key");
+        let tls = SslConfig::SelfSigned {
+            cert_path: cert_path.to_string_lossy().into_owned(),
+            key_path: key_path.to_string_lossy().into_owned(),
+        };
+        let server = Self::start_with(TcpListener::bind("127.0.0.1:0").expect("bind"), Some(credentials), Some(tls));
+        (server, cert_pem)
+    }
+
+    /// On a given listener, optionally requiring AUTH with these credentials (AUTH is offered
+    /// only over TLS, so use [`SmtpServer::start_tls`] for that).
     pub fn start_on(listener: TcpListener, credentials: Option<(String, String)>) -> Self {
+        Self::start_with(listener, credentials, None)
+    }
+
+    fn start_with(listener: TcpListener, credentials: Option<(String, String)>, tls: Option<SslConfig>) -> Self {
         let addr = listener.local_addr().expect("local addr");
         let inbox = Arc::new(Mutex::new(Vec::new()));
         let collector = Collector {
@@ -101,6 +126,9 @@ impl SmtpServer {
         server.with_name("smtp.test").with_num_threads(2).with_tcp_listener(listener);
         if credentials.is_some() {
             server.with_auth(AuthMechanism::Plain).with_auth(AuthMechanism::Login);
+        }
+        if let Some(tls) = tls {
+            server.with_ssl(tls).expect("TLS configuration");
         }
         std::thread::spawn(move || {
             let _ = server.serve();

@@ -119,6 +119,7 @@ CREATE TABLE certificate_bindings (
 -- Transactional outbox: written with the change that causes the e-mail, delivered by a worker.
 CREATE TABLE outbox (
     id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id      INTEGER  REFERENCES accounts (id) ON DELETE SET NULL,
     kind            TEXT    NOT NULL,
     recipient       TEXT    NOT NULL,
     recipient_name  TEXT    NOT NULL,

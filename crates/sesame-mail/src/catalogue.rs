@@ -1,0 +1,167 @@
+//! What each e-mail says: a subject, a text and an HTML body per kind, on one shared base
+//! layout, French first. Templates are compiled into the binary; `.html` ones are auto-escaped.
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+use sesame_core::branding::Branding;
+use sesame_core::mail::MailMessage;
+
+use crate::french_time::format_paris;
+
+/// A message ready to be wrapped in MIME.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the '{kind}' e-mail: {source}")]
+pub struct RenderError {
+    kind: &'static str,
+    source: minijinja::Error,
+}
+
+macro_rules! templates {
+    ($($kind:literal),*) => {
+        &[
+            ("base.txt", include_str!("../templates/base.txt")),
+            ("base.html", include_str!("../templates/base.html")),
+            $(
+                (concat!($kind, "/subject.txt"), include_str!(concat!("../templates/", $kind, "/subject.txt"))),
+                (concat!($kind, "/body.txt"), include_str!(concat!("../templates/", $kind, "/body.txt"))),
+                (concat!($kind, "/body.html"), include_str!(concat!("../templates/", $kind, "/body.html"))),
+            )*
+        ]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = templates!("identifier_issued", "temporary_password", "test");
+
+/// The compiled templates plus what every message shows: the branding and the public URL.
+#[derive(Debug)]
+pub struct Catalogue {
+    env: Environment<'static>,
+    branding: Branding,
+    public_url: String,
+}
+
+#[derive(Serialize)]
+struct Context<'a> {
+    branding: &'a Branding,
+    public_url: &'a str,
+    #[serde(flatten)]
+    message: serde_json::Value,
+}
+
+impl Catalogue {
+    pub fn new(branding: Branding, public_url: &str) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, source) in TEMPLATES {
+            #[expect(clippy::expect_used, reason = "templates are compiled in and tested")]
+            env.add_template(name, source).expect("built-in template parses");
+        }
+        Self { env, branding, public_url: public_url.trim_end_matches('/').to_owned() }
+    }
+
+    pub fn render(&self, message: &MailMessage) -> Result<RenderedMail, RenderError> {
+        let kind = message.kind();
+        let err = |source| RenderError { kind, source };
+        let mut fields = serde_json::to_value(message).unwrap_or_default();
+        if let MailMessage::TemporaryPassword { valid_until, .. } = message
+            && let Some(map) = fields.as_object_mut()
+        {
+            map.insert("valid_until".into(), format_paris(*valid_until).into());
+        }
+        let ctx = Context { branding: &self.branding, public_url: &self.public_url, message: fields };
+        let render = |part: &str| {
+            self.env.get_template(&format!("{kind}/{part}")).and_then(|t| t.render(minijinja::value::Serde(&ctx)))
+        };
+        Ok(RenderedMail {
+            subject: render("subject.txt").map_err(err)?.trim().to_owned(),
+            text: render("body.txt").map_err(err)?,
+            html: render("body.html").map_err(err)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sesame_core::mail::IssueReason;
+    use time::macros::datetime;
+
+    fn guide_branding() -> Branding {
+        Branding {
+            organisation_name: "Normand'e-santé".into(),
+            portal_name: "Norm'uni".into(),
+            support_email: Some("support@normand-esante.fr".into()),
+            support_phone: Some("02 50 53 70 01".into()),
+        }
+    }
+
+    #[test]
+    fn the_temporary_password_mail_follows_the_guide() {
+        let catalogue = Catalogue::new(guide_branding(), "https://www.norm-uni.fr/");
+        let mail = catalogue
+            .render(&MailMessage::TemporaryPassword {
+                first_name: "Jeanne".into(),
+                last_name: "Dupont".into(),
+                temporary_password: "Ab3dEf6hJk8mNp2qRs4t".into(),
+                valid_until: datetime!(2026-12-01 10:00 UTC),
+                valid_days: 7,
+                reason: IssueReason::PasswordReset,
+            })
+            .expect("renders");
+        assert_eq!(mail.subject, "Norm'uni : votre mot de passe provisoire");
+        assert!(mail.text.contains("Votre code de connexion sur Norm'uni a été réinitialisé. Pour votre première connexion, utilisez le mot de passe provisoire suivant :"));
+        assert!(mail.text.contains("    Ab3dEf6hJk8mNp2qRs4t\n"));
+        assert!(mail.text.contains("valable 7 jours, jusqu'au mardi 1er décembre 2026 à 11 h 00 (heure de Paris)"));
+        assert!(mail.text.contains("« Mon compte » => « Changer mon mot de passe »"));
+        assert!(
+            mail.text
+                .contains("Cordialement,\nNormand'e-santé\nMail : support@normand-esante.fr\nTél : 02 50 53 70 01")
+        );
+        assert!(mail.html.contains("Ab3dEf6hJk8mNp2qRs4t"));
+        assert!(mail.html.contains("lang=\"fr\""));
+    }
+
+    #[test]
+    fn the_identifier_mail_says_the_password_comes_separately() {
+        let catalogue = Catalogue::new(Branding::default(), "http://localhost:8080");
+        let mail = catalogue
+            .render(&MailMessage::IdentifierIssued {
+                first_name: "Jeanne".into(),
+                last_name: "Dupont".into(),
+                identifier: "jdupont".into(),
+                reason: IssueReason::AccountCreated,
+            })
+            .expect("renders");
+        assert_eq!(mail.subject, "Portail e-santé : votre identifiant de connexion");
+        assert!(mail.text.contains("Votre compte sur Portail e-santé a été créé."));
+        assert!(mail.text.contains("Votre identifiant de connexion est : jdupont"));
+        assert!(mail.text.contains("second e-mail, séparé"));
+        assert!(!mail.text.contains("Mail :"), "no support line without a configured address");
+    }
+
+    #[test]
+    fn html_bodies_escape_what_people_typed() {
+        let catalogue =
+            Catalogue::new(Branding { portal_name: "<b>Portail</b>".into(), ..Branding::default() }, "http://x");
+        let mail = catalogue
+            .render(&MailMessage::IdentifierIssued {
+                first_name: "<script>alert(1)</script>".into(),
+                last_name: "O'Hara & Fils".into(),
+                identifier: "jdupont".into(),
+                reason: IssueReason::AccountCreated,
+            })
+            .expect("renders");
+        assert!(!mail.html.contains("<script>"));
+        assert!(mail.html.contains("&lt;script&gt;"));
+        assert!(mail.html.contains("O&#x27;Hara &amp; Fils"));
+        assert!(!mail.html.contains("<b>Portail</b>"));
+        assert!(mail.text.contains("<script>alert(1)</script>"), "plain text is not HTML-escaped");
+    }
+}
