@@ -9,7 +9,7 @@
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD_NO_PAD as B64;
-use secrecy::{ExposeSecret, SecretBox};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
 use serde::Deserialize;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex};
@@ -19,7 +19,7 @@ use crate::secret::fill_random;
 use crate::types::Password;
 
 /// Argon2id cost and pool size, from configuration (`[hashing]`).
-#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HashingSettings {
     /// Memory cost in KiB (default 19456 = 19 MiB, OWASP's minimum for argon2id with t=2).
@@ -32,11 +32,24 @@ pub struct HashingSettings {
     pub workers: usize,
     /// Requests that may wait for a worker before new ones are refused (default 64).
     pub max_queue: usize,
+    /// A secret mixed into every hash (argon2's secret key), kept outside the database, 16 to 64
+    /// bytes. Changing or losing it invalidates every password: prefer `pepper_file`.
+    #[serde(skip_serializing)]
+    pub pepper: Option<SecretString>,
+    pub pepper_file: Option<std::path::PathBuf>,
 }
 
 impl Default for HashingSettings {
     fn default() -> Self {
-        Self { memory_kib: 19_456, iterations: 2, parallelism: 1, workers: 0, max_queue: 64 }
+        Self {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+            workers: 0,
+            max_queue: 64,
+            pepper: None,
+            pepper_file: None,
+        }
     }
 }
 
@@ -56,12 +69,17 @@ impl HashingSettings {
         if self.max_queue == 0 {
             out.push(("hashing.max_queue", "must be at least 1".into()));
         }
+        if let Some(pepper) = &self.pepper
+            && !(16..=64).contains(&pepper.expose_secret().len())
+        {
+            out.push(("hashing.pepper", "must be between 16 and 64 bytes long".into()));
+        }
         out
     }
 
     /// Cheap parameters for tests only (never accepted by `config check`).
     pub fn insecure_for_tests() -> Self {
-        Self { memory_kib: 64, iterations: 1, parallelism: 1, workers: 2, max_queue: 64 }
+        Self { memory_kib: 64, iterations: 1, parallelism: 1, workers: 2, ..Self::default() }
     }
 
     fn params(&self) -> Result<Params, HashError> {
@@ -95,7 +113,8 @@ enum Job {
 #[derive(Clone)]
 pub struct PasswordHasher {
     queue: SyncSender<Job>,
-    dummy_phc: Arc<String>,
+    /// Made on first use: commands that never check a password never pay for it.
+    dummy_phc: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -110,11 +129,13 @@ struct Engine {
 }
 
 impl PasswordHasher {
-    /// Starts the worker threads. `pepper`, when given, is mixed into every hash as argon2's
-    /// secret key: it lives in configuration (a file or an environment variable), never in the
-    /// database.
-    pub fn start(settings: &HashingSettings, pepper: Option<SecretBox<Vec<u8>>>) -> Result<Self, HashError> {
-        let engine = Arc::new(Engine { params: settings.params()?, pepper: pepper.map(Arc::new) });
+    /// Starts the worker threads. The pepper, when configured, is mixed into every hash as
+    /// argon2's secret key: it lives in configuration (a file or an environment variable), never
+    /// in the database.
+    pub fn start(settings: &HashingSettings) -> Result<Self, HashError> {
+        let pepper =
+            settings.pepper.as_ref().map(|p| Arc::new(SecretBox::new(Box::new(p.expose_secret().as_bytes().to_vec()))));
+        let engine = Arc::new(Engine { params: settings.params()?, pepper });
         if engine.pepper.as_ref().is_some_and(|p| p.expose_secret().len() > 64) {
             return Err(HashError::Internal("the pepper is longer than 64 bytes".into()));
         }
@@ -131,8 +152,7 @@ impl PasswordHasher {
                 .spawn(move || worker(&engine, &jobs))
                 .map_err(|e| HashError::Internal(format!("cannot start a hashing thread: {e}")))?;
         }
-        let dummy_phc = Arc::new(engine.hash(&generate_dummy_password(), &mut Vec::new())?);
-        Ok(Self { queue, dummy_phc })
+        Ok(Self { queue, dummy_phc: Arc::new(tokio::sync::OnceCell::new()) })
     }
 
     /// Hashes a new password into a PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`).
@@ -152,8 +172,14 @@ impl PasswordHasher {
     /// Spends the same work as a real check, for an account that does not exist or has no
     /// password: an unknown identifier answers in the same time as a wrong password.
     pub async fn verify_dummy(&self, password: &Password) -> Result<(), HashError> {
-        let phc = Arc::clone(&self.dummy_phc);
-        self.verify(password, &phc).await.map(|_| ())
+        let phc = self
+            .dummy_phc
+            .get_or_try_init(|| async {
+                let dummy = generate_dummy_password();
+                self.hash(&dummy).await
+            })
+            .await?;
+        self.verify(password, phc).await.map(|_| ())
     }
 
     fn submit(&self, job: Job) -> Result<(), HashError> {
@@ -295,7 +321,7 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_wrong_passwords_do_not() {
-        let hasher = PasswordHasher::start(&HashingSettings::insecure_for_tests(), None).expect("pool");
+        let hasher = PasswordHasher::start(&HashingSettings::insecure_for_tests()).expect("pool");
         let phc = hasher.hash(&password("un mot de passe")).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         let ok = hasher.verify(&password("un mot de passe"), &phc).await.expect("verify");
@@ -308,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn default_parameters_produce_the_reference_phc_form() {
         let hasher =
-            PasswordHasher::start(&HashingSettings { workers: 1, ..HashingSettings::default() }, None).expect("pool");
+            PasswordHasher::start(&HashingSettings { workers: 1, ..HashingSettings::default() }).expect("pool");
         let phc = hasher.hash(&password("x")).await.expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         // Interoperability: the reference implementation's verifier accepts our string.
@@ -318,10 +344,10 @@ mod tests {
 
     #[tokio::test]
     async fn other_parameters_ask_for_a_rehash() {
-        let cheap = PasswordHasher::start(&HashingSettings::insecure_for_tests(), None).expect("pool");
+        let cheap = PasswordHasher::start(&HashingSettings::insecure_for_tests()).expect("pool");
         let phc = cheap.hash(&password("abc")).await.expect("hash");
         let stronger = HashingSettings { memory_kib: 128, ..HashingSettings::insecure_for_tests() };
-        let hasher = PasswordHasher::start(&stronger, None).expect("pool");
+        let hasher = PasswordHasher::start(&stronger).expect("pool");
         let v = hasher.verify(&password("abc"), &phc).await.expect("verify");
         assert_eq!(v, Verification { matches: true, needs_rehash: true });
     }
@@ -329,9 +355,9 @@ mod tests {
     #[tokio::test]
     async fn the_pepper_changes_the_hash() {
         let settings = HashingSettings::insecure_for_tests();
-        let peppered = PasswordHasher::start(&settings, Some(SecretBox::new(Box::new(b"0123456789abcdef".to_vec()))))
-            .expect("pool");
-        let plain = PasswordHasher::start(&settings, None).expect("pool");
+        let with_pepper = HashingSettings { pepper: Some(SecretString::from("0123456789abcdef")), ..settings.clone() };
+        let peppered = PasswordHasher::start(&with_pepper).expect("pool");
+        let plain = PasswordHasher::start(&settings).expect("pool");
         let phc = peppered.hash(&password("abc")).await.expect("hash");
         assert!(peppered.verify(&password("abc"), &phc).await.expect("verify").matches);
         assert!(!plain.verify(&password("abc"), &phc).await.expect("verify").matches);
@@ -340,7 +366,7 @@ mod tests {
     #[tokio::test]
     async fn a_full_queue_is_refused_at_once() {
         let settings = HashingSettings { workers: 1, max_queue: 1, ..HashingSettings::default() };
-        let hasher = PasswordHasher::start(&settings, None).expect("pool");
+        let hasher = PasswordHasher::start(&settings).expect("pool");
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..8 {
             let hasher = hasher.clone();

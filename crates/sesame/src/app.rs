@@ -1,0 +1,39 @@
+//! Building the services a command needs from the configuration.
+
+use sesame_core::AccountService;
+use sesame_core::clock::{Clock, SystemClock};
+use sesame_core::hashing::PasswordHasher;
+use sesame_core::store::Store;
+use sesame_mail::{Catalogue, FileTransport, OutboxWorker, SmtpTransport, Transport, TransportKind};
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::error::CliError;
+
+/// Opens the database and applies pending migrations.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliError> {
+    Ok(sesame_store::connect_and_migrate(&config.database_url(), &config.store_options()).await?)
+}
+
+pub fn clock() -> Arc<dyn Clock> {
+    Arc::new(SystemClock)
+}
+
+pub fn transport(config: &Config) -> Result<Arc<dyn Transport>, CliError> {
+    Ok(match config.mail.transport {
+        TransportKind::File => Arc::new(FileTransport::new(config.outbox_dir())),
+        TransportKind::Smtp => {
+            Arc::new(SmtpTransport::new(&config.mail.smtp).map_err(|e| CliError::bad(e.to_string()))?)
+        }
+    })
+}
+
+pub fn worker(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<OutboxWorker, CliError> {
+    let catalogue = Arc::new(Catalogue::new(config.branding.clone(), &config.public_url));
+    Ok(OutboxWorker::new(Arc::clone(store), Arc::clone(clock), catalogue, transport(config)?, &config.mail))
+}
+
+pub fn accounts(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<AccountService, CliError> {
+    let hasher = PasswordHasher::start(&config.hashing).map_err(|e| CliError::Runtime(e.to_string()))?;
+    Ok(AccountService::new(Arc::clone(store), Arc::clone(clock), hasher, config.accounts.clone()))
+}

@@ -1,0 +1,179 @@
+//! The command line: every subcommand, its flags and its help.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sesame",
+    version,
+    about = "Identity and accounts for health professionals' portals",
+    long_about = "Sésame runs the portal's sign-in pages, the e-mail delivery worker and the administration commands.\n\n\
+                  Configuration comes from built-in defaults, then the TOML file given with --config (or SESAME_CONFIG), \
+                  then SESAME_* environment variables (SESAME_ + the key path in capitals joined by __, e.g. \
+                  SESAME_MAIL__TRANSPORT=smtp). With no configuration at all, data lives in ./data (SQLite) and e-mails \
+                  are written as .eml files in ./data/outbox.\n\n\
+                  Exit codes: 0 success, 1 runtime failure, 2 bad input or configuration (nothing was changed)."
+)]
+pub struct Cli {
+    /// Configuration file (TOML).
+    #[arg(long, short = 'c', global = true, env = "SESAME_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the e-mail delivery worker (applies pending migrations first).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Create, inspect and manage accounts.
+    #[command(subcommand)]
+    Account(AccountCommand),
+    /// Test and drive e-mail delivery.
+    #[command(subcommand)]
+    Mail(MailCommand),
+    /// Write a consistent copy of the SQLite database to FILE while the server runs.
+    Backup {
+        /// The copy to create (must not exist yet); readable only by its owner.
+        file: PathBuf,
+    },
+    /// Print the audit trail, oldest first.
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Report every problem in the configuration (key, reason, origin); exit code 2 if any.
+    Check,
+    /// Print the effective configuration as TOML, secrets left out.
+    Show,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account and send its identifier and a temporary password in two separate e-mails.
+    Create(CreateArgs),
+    /// Show one account.
+    Show {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List accounts, ordered by identifier.
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        /// Case-insensitive text to look for in identifiers, e-mail addresses and names.
+        #[arg(long)]
+        search: Option<String>,
+        /// At most this many accounts.
+        #[arg(long)]
+        limit: Option<u32>,
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a new temporary password: the old one stops working, every session, token and
+    /// reset link of the account ends, and two e-mails are sent (identifier, temporary password).
+    ResetPassword {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+        /// Also print the temporary password here (it is always e-mailed).
+        #[arg(long)]
+        show_password: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Disable an account: it can no longer sign in, and its sessions and tokens end.
+    Disable {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The professional's e-mail address (unique).
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub first_name: String,
+    #[arg(long)]
+    pub last_name: String,
+    /// Sign-in identifier (unique, case-insensitive); derived from the names when absent
+    /// (Jeanne Dupont → jdupont, then jdupont2…).
+    #[arg(long)]
+    pub identifier: Option<String>,
+    /// RPPS (11 digits) or ADELI (9 digits) number, or its idNat_PS form.
+    #[arg(long)]
+    pub national_id: Option<String>,
+    /// Also print the temporary password here (it is always e-mailed).
+    #[arg(long)]
+    pub show_password: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Active,
+    Disabled,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Send one test message through the configured transport, now, without the outbox.
+    Test {
+        /// Recipient address.
+        #[arg(long)]
+        to: String,
+    },
+    /// Deliver every queued message that is due, then exit.
+    Flush,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events about this account (identifier, e-mail address, or #ID).
+    #[arg(long)]
+    pub account: Option<String>,
+    /// From this time on (RFC 3339 such as 2026-11-24T08:00:00Z, or a date: 2026-11-24, UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time (same formats).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many events.
+    #[arg(long)]
+    pub limit: Option<u32>,
+    /// Print JSON lines (one event per line) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,41 @@
+//! `sesame config check` and `sesame config show`.
+
+use std::path::Path;
+
+use crate::cli::ConfigCommand;
+use crate::error::CliError;
+
+pub fn run(command: &ConfigCommand, file: Option<&Path>) -> Result<(), CliError> {
+    let checked = crate::config::check(file);
+    match command {
+        ConfigCommand::Show => {
+            if !checked.errors.is_empty() {
+                return Err(CliError::bad("the configuration is invalid: run `sesame config check`"));
+            }
+            print!("{}", checked.config.to_toml());
+            Ok(())
+        }
+        ConfigCommand::Check => {
+            println!("Configuration read from: {}.", checked.sources.join(", "));
+            for warning in &checked.warnings {
+                println!("warning: {warning}");
+            }
+            for error in &checked.errors {
+                println!("error: {error}");
+            }
+            match checked.errors.len() {
+                0 => {
+                    let c = &checked.config;
+                    println!("The configuration is valid.");
+                    println!("  listen:     {}", c.listen);
+                    println!("  public URL: {}", c.public_url);
+                    println!("  database:   {}", sesame_store::redact_url(&c.database_url()));
+                    println!("  e-mail:     {}", crate::app::transport(c).map(|t| t.describe()).unwrap_or_default());
+                    Ok(())
+                }
+                1 => Err(CliError::bad("the configuration has 1 problem")),
+                n => Err(CliError::bad(format!("the configuration has {n} problems"))),
+            }
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Runs the real `sesame` binary in a fresh folder, as an operator would.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Sesame {
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    #[track_caller]
+    pub fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+
+    /// Exit code 2, one `error:` sentence, no panic or backtrace.
+    #[track_caller]
+    pub fn bad_input(self) -> Self {
+        assert_eq!(self.code, 2, "expected exit code 2\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(self.stderr.starts_with("error: "), "stderr: {}", self.stderr);
+        assert!(!self.stderr.contains("panicked") && !self.stderr.contains("backtrace"), "{}", self.stderr);
+        self
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Sesame {
+    /// A fresh folder with no configuration at all: the embedded defaults.
+    pub fn new() -> Self {
+        Self { dir: tempfile::tempdir().expect("temp dir"), env: Vec::new() }
+    }
+
+    pub fn env(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.env.push((key.to_owned(), value.into()));
+        self
+    }
+
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.dir.path().join(relative)
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_sesame"));
+        c.args(args).current_dir(self.dir.path()).stdin(Stdio::null());
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("SESAME_")) {
+            c.env_remove(k);
+        }
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.command(args).output().expect("run sesame").into()
+    }
+
+    /// The `.eml` files written by the file transport, oldest first.
+    pub fn outbox(&self) -> Vec<PathBuf> {
+        list_eml(&self.path("data/outbox"))
+    }
+
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.path("data/sesame.db").display())
+    }
+}
+
+pub fn list_eml(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// Subject and plain-text body of an `.eml` file.
+pub fn read_eml(path: &Path) -> (String, String) {
+    let raw = std::fs::read(path).expect("read eml");
+    let message = mail_parser::MessageParser::default().parse(&raw).expect("parse eml");
+    (message.subject().unwrap_or_default().to_owned(), message.body_text(0).unwrap_or_default().into_owned())
+}
+
+/// The temporary password printed in a temporary-password e-mail.
+pub fn temporary_password_in(text: &str) -> String {
+    let marker = "utilisez le mot de passe provisoire suivant :";
+    let after = &text[text.find(marker).expect("password paragraph") + marker.len()..];
+    after.split_whitespace().next().expect("password").to_owned()
+}
