@@ -17,24 +17,25 @@ const T0: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
 
 struct Db {
     store: Arc<dyn Store>,
+    url: String,
     _dir: Option<tempfile::TempDir>,
 }
 
 async fn sqlite() -> Db {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
-    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), _dir: Some(dir) }
+    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), url, _dir: Some(dir) }
 }
 
 async fn postgres() -> Db {
     let url = sesame_testkit::postgres_database_url().await;
-    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), _dir: None }
+    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), url, _dir: None }
 }
 
 macro_rules! contract {
     ($($name:ident),* $(,)?) => {
-        mod on_sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let db = super::sqlite().await; super::$name(&db.store).await } )* }
-        mod on_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let db = super::postgres().await; super::$name(&db.store).await } )* }
+        mod on_sqlite { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let db = super::sqlite().await; super::$name(&db).await } )* }
+        mod on_postgres { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $name() { let db = super::postgres().await; super::$name(&db).await } )* }
     };
 }
 
@@ -51,6 +52,7 @@ contract!(
     delivered_mail_keeps_no_secret,
     audit_events_filter_by_account_and_time,
     expired_rows_are_purged,
+    revoking_access_ends_every_session_token_and_reset_link,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {
@@ -94,13 +96,15 @@ async fn enqueue(store: &Arc<dyn Store>, mails: &[OutboxMail]) {
     tx.commit().await.unwrap();
 }
 
-async fn migrations_are_idempotent(store: &Arc<dyn Store>) {
+async fn migrations_are_idempotent(db: &Db) {
+    let store = &db.store;
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
     store.ping().await.unwrap();
 }
 
-async fn accounts_are_found_case_insensitively(store: &Arc<dyn Store>) {
+async fn accounts_are_found_case_insensitively(db: &Db) {
+    let store = &db.store;
     let mut account = new_account("JDupont", "Jeanne.Dupont@Example.fr");
     account.national_id = Some(NationalId::parse("10003456786").unwrap());
     let id = insert(store, &account).await;
@@ -116,7 +120,8 @@ async fn accounts_are_found_case_insensitively(store: &Arc<dyn Store>) {
     assert!(store.account_by_identifier_key("nobody").await.unwrap().is_none());
 }
 
-async fn unique_fields_conflict_and_name_the_field(store: &Arc<dyn Store>) {
+async fn unique_fields_conflict_and_name_the_field(db: &Db) {
+    let store = &db.store;
     let mut first = new_account("jdupont", "jeanne@example.fr");
     first.national_id = Some(NationalId::parse("10003456786").unwrap());
     insert(store, &first).await;
@@ -138,7 +143,8 @@ async fn unique_fields_conflict_and_name_the_field(store: &Arc<dyn Store>) {
     assert_eq!(store.list_accounts(&AccountFilter::default()).await.unwrap().len(), 1);
 }
 
-async fn a_transaction_dropped_uncommitted_leaves_nothing(store: &Arc<dyn Store>) {
+async fn a_transaction_dropped_uncommitted_leaves_nothing(db: &Db) {
+    let store = &db.store;
     {
         let mut tx = store.begin().await.unwrap();
         let id = tx.insert_account(&new_account("jdupont", "jeanne@example.fr"), T0).await.unwrap();
@@ -154,7 +160,8 @@ async fn a_transaction_dropped_uncommitted_leaves_nothing(store: &Arc<dyn Store>
     assert!(store.audit_events(&AuditFilter::default()).await.unwrap().is_empty());
 }
 
-async fn passwords_are_replaced_and_kept_in_history(store: &Arc<dyn Store>) {
+async fn passwords_are_replaced_and_kept_in_history(db: &Db) {
+    let store = &db.store;
     let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
     assert!(store.password_credential(id).await.unwrap().is_none());
     let temporary = PasswordCredential {
@@ -175,7 +182,8 @@ async fn passwords_are_replaced_and_kept_in_history(store: &Arc<dyn Store>) {
     assert_eq!(store.password_credential(id).await.unwrap(), Some(personal));
 }
 
-async fn status_changes_are_stored(store: &Arc<dyn Store>) {
+async fn status_changes_are_stored(db: &Db) {
+    let store = &db.store;
     let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
     let mut tx = store.begin().await.unwrap();
     let locked = tx.account_for_update(id).await.unwrap().expect("account");
@@ -188,7 +196,8 @@ async fn status_changes_are_stored(store: &Arc<dyn Store>) {
     assert_eq!(account.updated_at, T0 + Duration::minutes(5));
 }
 
-async fn accounts_are_listed_filtered_and_searched(store: &Arc<dyn Store>) {
+async fn accounts_are_listed_filtered_and_searched(db: &Db) {
+    let store = &db.store;
     insert(store, &new_account("bmartin", "bernard@example.fr")).await;
     let second = insert(store, &new_account("adurand", "alice@clinique.fr")).await;
     let mut tx = store.begin().await.unwrap();
@@ -208,7 +217,8 @@ async fn accounts_are_listed_filtered_and_searched(store: &Arc<dyn Store>) {
     assert_eq!(limited.len(), 1);
 }
 
-async fn due_mail_is_claimed_once_until_its_lease_ends(store: &Arc<dyn Store>) {
+async fn due_mail_is_claimed_once_until_its_lease_ends(db: &Db) {
+    let store = &db.store;
     enqueue(store, &[test_mail("a@example.fr", "p1"), test_mail("b@example.fr", "p2")]).await;
     assert_eq!(store.pending_mail_count().await.unwrap(), 2);
     let lease = T0 + Duration::minutes(5);
@@ -232,7 +242,8 @@ async fn due_mail_is_claimed_once_until_its_lease_ends(store: &Arc<dyn Store>) {
     assert_eq!(expired.iter().map(|m| m.id).collect::<Vec<_>>(), [claimed[1].id]);
 }
 
-async fn concurrent_claims_never_share_a_message(store: &Arc<dyn Store>) {
+async fn concurrent_claims_never_share_a_message(db: &Db) {
+    let store = &db.store;
     let mails: Vec<_> = (0..40).map(|i| test_mail(&format!("u{i}@example.fr"), "p")).collect();
     enqueue(store, &mails).await;
     let mut tasks = tokio::task::JoinSet::new();
@@ -255,7 +266,8 @@ async fn concurrent_claims_never_share_a_message(store: &Arc<dyn Store>) {
     assert_eq!(distinct.len(), 40, "no message claimed twice");
 }
 
-async fn delivered_mail_keeps_no_secret(store: &Arc<dyn Store>) {
+async fn delivered_mail_keeps_no_secret(db: &Db) {
+    let store = &db.store;
     enqueue(store, &[test_mail("a@example.fr", "TopSecretTemporary42")]).await;
     let claimed = store.claim_due_mail(T0, T0 + Duration::minutes(5), 10).await.unwrap();
     let mut tx = store.begin().await.unwrap();
@@ -272,7 +284,8 @@ async fn delivered_mail_keeps_no_secret(store: &Arc<dyn Store>) {
     }
 }
 
-async fn audit_events_filter_by_account_and_time(store: &Arc<dyn Store>) {
+async fn audit_events_filter_by_account_and_time(db: &Db) {
+    let store = &db.store;
     let a = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
     let b = insert(store, &new_account("bmartin", "bernard@example.fr")).await;
     let ctx = RequestContext { ip: Some("192.0.2.1".into()), user_agent: Some("test".into()), ..RequestContext::cli() };
@@ -298,7 +311,8 @@ async fn audit_events_filter_by_account_and_time(store: &Arc<dyn Store>) {
     assert_eq!(in_window[0].account_id, Some(b.0));
 }
 
-async fn expired_rows_are_purged(store: &Arc<dyn Store>) {
+async fn expired_rows_are_purged(db: &Db) {
+    let store = &db.store;
     enqueue(store, &[test_mail("a@example.fr", "p")]).await;
     let purged = store.purge_expired(T0 + Duration::days(30), T0 + Duration::days(30)).await.unwrap();
     assert_eq!(purged.sent_mail, 0, "undelivered mail is never purged");
@@ -343,4 +357,52 @@ async fn an_unreachable_database_is_reported_as_such() {
     assert!(!err.to_string().contains("pw@"), "the password is never shown: {err}");
     let err = sesame_store::connect("mysql://x", &options).await.unwrap_err();
     assert!(err.to_string().contains("unsupported database URL"));
+}
+
+/// Raw rows as later flows will create them (sign-in, desktop API, forgotten password).
+async fn insert_access_rows(url: &str, account: AccountId) {
+    let now = sesame_core::clock::to_unix_millis(T0);
+    let later = now + 3_600_000;
+    let statements = [
+        format!(
+            "INSERT INTO sessions (token_hash, account_id, auth_method, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES ('s1', {id}, 'password', {now}, {now}, {later}, {later})",
+            id = account.0
+        ),
+        format!(
+            "INSERT INTO api_tokens (token_hash, account_id, kind, family, auth_method, created_at, expires_at) VALUES ('t1', {id}, 'refresh', 'f1', 'password', {now}, {later})",
+            id = account.0
+        ),
+        format!(
+            "INSERT INTO reset_tokens (token_hash, account_id, created_at, expires_at) VALUES ('r1', {id}, {now}, {later})",
+            id = account.0
+        ),
+    ];
+    // Text literals stand in for digests: SQLite stores them as-is; PostgreSQL casts to bytea.
+    if url.starts_with("sqlite:") {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+    } else {
+        use sqlx::Connection as _;
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        for sql in statements {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+async fn revoking_access_ends_every_session_token_and_reset_link(db: &Db) {
+    let store = &db.store;
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    insert_access_rows(&db.url, id).await;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.revoke_all_access(id, T0).await.unwrap(), 3);
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.revoke_all_access(id, T0).await.unwrap(), 0, "already revoked");
+    drop(tx);
+    let purged = store.purge_expired(T0, T0).await.unwrap();
+    assert_eq!(purged.sessions, 1, "revoked sessions are purged");
 }

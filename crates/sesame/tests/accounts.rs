@@ -287,3 +287,42 @@ async fn backup_writes_a_usable_private_copy_and_never_overwrites() {
     let again = sesame.run(&["backup", "copy.db"]).bad_input();
     assert!(again.stderr.contains("already exists"));
 }
+
+#[tokio::test]
+async fn reset_and_disable_end_every_session_token_and_reset_link() {
+    use sqlx::Connection as _;
+    let sesame = Sesame::new();
+    sesame.run(JEANNE).ok();
+    let mut db = sqlx::SqliteConnection::connect(&sesame.sqlite_url()).await.unwrap();
+    let open = async |db: &mut sqlx::SqliteConnection| -> i64 {
+        let mut n = 0;
+        for table in ["sessions", "api_tokens", "reset_tokens"] {
+            let sql = format!("SELECT COUNT(*) FROM {table} WHERE revoked_at IS NULL");
+            n += sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql)).fetch_one(&mut *db).await.unwrap();
+        }
+        n
+    };
+    let seed = async |db: &mut sqlx::SqliteConnection, tag: &str| {
+        let far = 4_102_444_800_000_i64; // 2100
+        for sql in [
+            format!(
+                "INSERT INTO sessions (token_hash, account_id, auth_method, created_at, last_seen_at, idle_expires_at, absolute_expires_at) VALUES ('s{tag}', 1, 'password', 0, 0, {far}, {far})"
+            ),
+            format!(
+                "INSERT INTO api_tokens (token_hash, account_id, kind, family, auth_method, created_at, expires_at) VALUES ('t{tag}', 1, 'access', 'f', 'password', 0, {far})"
+            ),
+            format!(
+                "INSERT INTO reset_tokens (token_hash, account_id, created_at, expires_at) VALUES ('r{tag}', 1, 0, {far})"
+            ),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *db).await.unwrap();
+        }
+    };
+    seed(&mut db, "1").await;
+    assert_eq!(open(&mut db).await, 3);
+    sesame.run(&["account", "reset-password", "jdupont", "--yes"]).ok();
+    assert_eq!(open(&mut db).await, 0, "a new temporary password ends all access");
+    seed(&mut db, "2").await;
+    sesame.run(&["account", "disable", "jdupont", "--yes"]).ok();
+    assert_eq!(open(&mut db).await, 0, "disabling ends all access");
+}
