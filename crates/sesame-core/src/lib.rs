@@ -12,6 +12,7 @@ pub mod clock;
 pub mod hashing;
 pub mod mail;
 pub mod model;
+pub mod policy;
 pub mod secret;
 pub mod store;
 pub mod types;
