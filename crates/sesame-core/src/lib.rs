@@ -14,6 +14,7 @@ pub mod mail;
 pub mod model;
 pub mod policy;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod types;
 

@@ -11,6 +11,8 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::mail::{MailMessage, OutboxMail, QueuedMail};
 use crate::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
+use crate::session::{NewSession, Session, SessionId, ThrottleState};
+use time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -59,7 +61,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn list_accounts(&self, filter: &AccountFilter) -> StoreResult<Vec<Account>>;
     async fn password_credential(&self, id: AccountId) -> StoreResult<Option<PasswordCredential>>;
 
+    /// The account's previous password hashes, newest first (the current one included).
+    async fn password_history(&self, id: AccountId, limit: u32) -> StoreResult<Vec<String>>;
+
     async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+
+    /// The live session with this token digest: not revoked, not expired at `now`.
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;
+    /// Records activity: pushes the idle expiry (never past the absolute one).
+    async fn touch_session(
+        &self,
+        id: SessionId,
+        now: OffsetDateTime,
+        idle_expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// The account's live sessions, newest first.
+    async fn sessions_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<Session>>;
+
+    /// The throttling counters of an identifier key, if it ever failed.
+    async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
+
+    /// Counts one hit in `bucket`'s fixed window of length `window` and returns the hits in the
+    /// current window, this one included. Shared by every node.
+    async fn hit_rate_limit(&self, bucket: &str, now: OffsetDateTime, window: Duration) -> StoreResult<u32>;
 
     /// Claims up to `limit` due e-mails for this node until `lease_until`: no other node (nor
     /// this one) claims them again before then unless they are released.
@@ -102,5 +126,39 @@ pub trait Tx: Send {
     async fn mark_mail_sent(&mut self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()>;
     /// Records a failed attempt and when to try again.
     async fn reschedule_mail(&mut self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()>;
+
+    async fn insert_session(&mut self, session: &NewSession) -> StoreResult<SessionId>;
+    /// Ends one of the account's sessions; false if it was not live.
+    async fn revoke_session(&mut self, account: AccountId, id: SessionId, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Ends every session of the account but `keep`.
+    async fn revoke_other_sessions(
+        &mut self,
+        account: AccountId,
+        keep: SessionId,
+        now: OffsetDateTime,
+    ) -> StoreResult<u64>;
+
+    /// Counts one failed sign-in atomically: consecutive failures + 1, and failures in the
+    /// current 24-hour window (a new window starts when the last one is older than `window`).
+    async fn record_login_failure(
+        &mut self,
+        key: &str,
+        now: OffsetDateTime,
+        window: Duration,
+    ) -> StoreResult<ThrottleState>;
+    async fn set_login_block(&mut self, key: &str, until: Option<OffsetDateTime>) -> StoreResult<()>;
+    /// Forgets an identifier's failures (after a success or a password reset).
+    async fn clear_login_failures(&mut self, key: &str) -> StoreResult<()>;
+
+    async fn insert_captcha(
+        &mut self,
+        challenge_hash: &[u8],
+        answer_hash: &[u8],
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Uses up a live challenge and returns its answer digest; `None` if unknown, used or expired.
+    async fn take_captcha(&mut self, challenge_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Vec<u8>>>;
+
     async fn commit(self: Box<Self>) -> StoreResult<()>;
 }

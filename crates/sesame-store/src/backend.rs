@@ -8,11 +8,13 @@ use sesame_core::audit::{AuditEvent, AuditFilter, AuditRecord};
 use sesame_core::clock::to_unix_millis;
 use sesame_core::mail::{MailMessage, OutboxMail, QueuedMail};
 use sesame_core::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential};
+use sesame_core::session::{NewSession, Session, SessionId, ThrottleState};
 use sesame_core::store::{Purged, Store, StoreError, StoreResult, Tx};
 use std::path::Path;
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
-use crate::rows::{self, AccountRow, AuditRow, CredentialRow, OutboxRow};
+use crate::rows::{self, AccountRow, AuditRow, CredentialRow, OutboxRow, SessionRow, ThrottleRow};
+
 use crate::{account_select, map_err};
 
 /// The store over one connection pool.
@@ -126,6 +128,87 @@ impl Store for SqlStore {
         Ok(rows.into_iter().map(AuditRecord::from).collect())
     }
 
+    async fn password_history(&self, id: AccountId, limit: u32) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT phc FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
+            .bind(id.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
+    async fn session_by_token_hash(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
+        let row = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT id, account_id, auth_method, must_change_password, ip, user_agent, created_at, last_seen_at,",
+            " idle_expires_at, absolute_expires_at FROM sessions",
+            " WHERE token_hash = $1 AND revoked_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(to_unix_millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(Session::try_from).transpose()
+    }
+
+    async fn touch_session(&self, id: SessionId, now: OffsetDateTime, idle_expires_at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "UPDATE sessions SET last_seen_at = $1,",
+            " idle_expires_at = CASE WHEN $2 < absolute_expires_at THEN $2 ELSE absolute_expires_at END",
+            " WHERE id = $3 AND revoked_at IS NULL"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(to_unix_millis(idle_expires_at))
+        .bind(id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn sessions_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<Session>> {
+        let rows = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT id, account_id, auth_method, must_change_password, ip, user_agent, created_at, last_seen_at,",
+            " idle_expires_at, absolute_expires_at FROM sessions",
+            " WHERE account_id = $1 AND revoked_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $2",
+            " ORDER BY id DESC"
+        ))
+        .bind(account.0)
+        .bind(to_unix_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.into_iter().map(Session::try_from).collect()
+    }
+
+    async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
+        let row = sqlx::query_as::<_, ThrottleRow>(
+            "SELECT consecutive_failures, window_started_at, window_failures, blocked_until FROM login_throttle WHERE identifier_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(row.map(ThrottleState::from))
+    }
+
+    async fn hit_rate_limit(&self, bucket: &str, now: OffsetDateTime, window: Duration) -> StoreResult<u32> {
+        let hits: i64 = sqlx::query_scalar(concat!(
+            "INSERT INTO rate_limits (bucket, window_started_at, hits) VALUES ($1, $2, 1)",
+            " ON CONFLICT (bucket) DO UPDATE SET",
+            " hits = CASE WHEN rate_limits.window_started_at <= $3 THEN 1 ELSE rate_limits.hits + 1 END,",
+            " window_started_at = CASE WHEN rate_limits.window_started_at <= $3 THEN $2 ELSE rate_limits.window_started_at END",
+            " RETURNING hits"
+        ))
+        .bind(bucket)
+        .bind(to_unix_millis(now))
+        .bind(to_unix_millis(now - window))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(u32::try_from(hits).unwrap_or(u32::MAX))
+    }
+
     async fn claim_due_mail(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> StoreResult<Vec<QueuedMail>> {
         let mut rows = sqlx::query_as::<_, OutboxRow>(CLAIM_MAIL)
             .bind(to_unix_millis(lease_until))
@@ -156,6 +239,8 @@ impl Store for SqlStore {
         let tokens = run("DELETE FROM api_tokens WHERE expires_at < $1", now).await?
             + run("DELETE FROM reset_tokens WHERE expires_at < $1", now).await?;
         let captchas = run("DELETE FROM captcha_challenges WHERE expires_at < $1", now).await?;
+        run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
+        run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
         let sent_mail = run("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", to_unix_millis(sent_before)).await?;
         tx.commit().await.map_err(map_err)?;
         Ok(Purged { sessions, tokens, captchas, sent_mail })
@@ -313,6 +398,113 @@ impl Tx for SqlTx {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn insert_session(&mut self, n: &NewSession) -> StoreResult<SessionId> {
+        let created = to_unix_millis(n.created_at);
+        let id: i64 = sqlx::query_scalar(concat!(
+            "INSERT INTO sessions (token_hash, account_id, auth_method, must_change_password, ip, user_agent,",
+            " created_at, last_seen_at, idle_expires_at, absolute_expires_at)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9) RETURNING id"
+        ))
+        .bind(&n.token_hash)
+        .bind(n.account_id.0)
+        .bind(n.auth_method.as_str())
+        .bind(n.must_change_password)
+        .bind(n.ip.as_deref())
+        .bind(n.user_agent.as_deref())
+        .bind(created)
+        .bind(to_unix_millis(n.idle_expires_at))
+        .bind(to_unix_millis(n.absolute_expires_at))
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(SessionId(id))
+    }
+
+    async fn revoke_session(&mut self, account: AccountId, id: SessionId, now: OffsetDateTime) -> StoreResult<bool> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL")
+            .bind(to_unix_millis(now))
+            .bind(id.0)
+            .bind(account.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_other_sessions(&mut self, account: AccountId, keep: SessionId, now: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND id <> $3 AND revoked_at IS NULL")
+            .bind(to_unix_millis(now))
+            .bind(account.0)
+            .bind(keep.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn record_login_failure(&mut self, key: &str, now: OffsetDateTime, window: Duration) -> StoreResult<ThrottleState> {
+        let row = sqlx::query_as::<_, ThrottleRow>(concat!(
+            "INSERT INTO login_throttle (identifier_key, consecutive_failures, window_started_at, window_failures, updated_at)",
+            " VALUES ($1, 1, $2, 1, $2)",
+            " ON CONFLICT (identifier_key) DO UPDATE SET",
+            " consecutive_failures = login_throttle.consecutive_failures + 1,",
+            " window_failures = CASE WHEN login_throttle.window_started_at <= $3 THEN 1 ELSE login_throttle.window_failures + 1 END,",
+            " window_started_at = CASE WHEN login_throttle.window_started_at <= $3 THEN $2 ELSE login_throttle.window_started_at END,",
+            " updated_at = $2",
+            " RETURNING consecutive_failures, window_started_at, window_failures, blocked_until"
+        ))
+        .bind(key)
+        .bind(to_unix_millis(now))
+        .bind(to_unix_millis(now - window))
+        .fetch_one(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(ThrottleState::from(row))
+    }
+
+    async fn set_login_block(&mut self, key: &str, until: Option<OffsetDateTime>) -> StoreResult<()> {
+        sqlx::query("UPDATE login_throttle SET blocked_until = $1 WHERE identifier_key = $2")
+            .bind(until.map(to_unix_millis))
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&mut self, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1")
+            .bind(key)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn insert_captcha(&mut self, challenge_hash: &[u8], answer_hash: &[u8], now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("INSERT INTO captcha_challenges (challenge_hash, answer_hash, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(challenge_hash)
+            .bind(answer_hash)
+            .bind(to_unix_millis(now))
+            .bind(to_unix_millis(expires_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn take_captcha(&mut self, challenge_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Vec<u8>>> {
+        sqlx::query_scalar(concat!(
+            "UPDATE captcha_challenges SET used_at = $1",
+            " WHERE challenge_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING answer_hash"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(challenge_hash)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_err)
     }
 
     async fn commit(self: Box<Self>) -> StoreResult<()> {

@@ -4,6 +4,7 @@ use sesame_core::audit::AuditRecord;
 use sesame_core::clock::from_unix_millis;
 use sesame_core::mail::QueuedMail;
 use sesame_core::model::{Account, AccountId, AccountStatus, PasswordCredential};
+use sesame_core::session::{AuthMethod, Session, SessionId, ThrottleState};
 use sesame_core::store::StoreError;
 use sesame_core::types::{Email, Identifier, NationalId, PersonName};
 
@@ -130,5 +131,58 @@ impl TryFrom<OutboxRow> for QueuedMail {
 impl OutboxRow {
     pub(crate) fn id(&self) -> i64 {
         self.id
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: i64,
+    account_id: i64,
+    auth_method: String,
+    must_change_password: bool,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    created_at: i64,
+    last_seen_at: i64,
+    idle_expires_at: i64,
+    absolute_expires_at: i64,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(r: SessionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: SessionId(r.id),
+            account_id: AccountId(r.account_id),
+            auth_method: AuthMethod::parse(&r.auth_method)
+                .ok_or_else(|| StoreError::Corrupt(format!("session {}: method '{}'", r.id, r.auth_method)))?,
+            must_change_password: r.must_change_password,
+            ip: r.ip,
+            user_agent: r.user_agent,
+            created_at: from_unix_millis(r.created_at),
+            last_seen_at: from_unix_millis(r.last_seen_at),
+            idle_expires_at: from_unix_millis(r.idle_expires_at),
+            absolute_expires_at: from_unix_millis(r.absolute_expires_at),
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ThrottleRow {
+    consecutive_failures: i64,
+    window_started_at: i64,
+    window_failures: i64,
+    blocked_until: Option<i64>,
+}
+
+impl From<ThrottleRow> for ThrottleState {
+    fn from(r: ThrottleRow) -> Self {
+        Self {
+            consecutive_failures: u32::try_from(r.consecutive_failures).unwrap_or(u32::MAX),
+            window_started_at: Some(from_unix_millis(r.window_started_at)),
+            window_failures: u32::try_from(r.window_failures).unwrap_or(u32::MAX),
+            blocked_until: r.blocked_until.map(from_unix_millis),
+        }
     }
 }

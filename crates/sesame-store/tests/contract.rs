@@ -5,6 +5,7 @@
 use sesame_core::audit::{AuditAction, AuditEvent, AuditFilter, Outcome, RequestContext};
 use sesame_core::mail::{IssueReason, MailMessage, OutboxMail, REDACTED};
 use sesame_core::model::{AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
+use sesame_core::session::{AuthMethod, NewSession, SessionId};
 use sesame_core::store::{Store, StoreError};
 use sesame_core::types::{Email, Identifier, NationalId, PersonName};
 use sesame_store::{StoreOptions, connect_and_migrate};
@@ -53,6 +54,11 @@ contract!(
     audit_events_filter_by_account_and_time,
     expired_rows_are_purged,
     revoking_access_ends_every_session_token_and_reset_link,
+    sessions_live_until_idle_or_absolute_expiry_or_revocation,
+    login_failures_are_counted_atomically_in_a_24_hour_window,
+    rate_limits_count_hits_per_fixed_window,
+    captcha_challenges_are_single_use_and_expire,
+    password_history_is_newest_first,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {
@@ -405,4 +411,134 @@ async fn revoking_access_ends_every_session_token_and_reset_link(db: &Db) {
     drop(tx);
     let purged = store.purge_expired(T0, T0).await.unwrap();
     assert_eq!(purged.sessions, 1, "revoked sessions are purged");
+}
+
+fn new_session(account: AccountId, token: &str) -> NewSession {
+    NewSession {
+        token_hash: sesame_core::secret::digest(token),
+        account_id: account,
+        auth_method: AuthMethod::Password,
+        must_change_password: true,
+        ip: Some("192.0.2.7".into()),
+        user_agent: Some("Firefox".into()),
+        created_at: T0,
+        idle_expires_at: T0 + Duration::minutes(30),
+        absolute_expires_at: T0 + Duration::hours(4),
+    }
+}
+
+async fn open_session(store: &Arc<dyn Store>, account: AccountId, token: &str) -> SessionId {
+    let mut tx = store.begin().await.unwrap();
+    let id = tx.insert_session(&new_session(account, token)).await.unwrap();
+    tx.commit().await.unwrap();
+    id
+}
+
+async fn sessions_live_until_idle_or_absolute_expiry_or_revocation(db: &Db) {
+    let store = &db.store;
+    let account = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let id = open_session(store, account, "token-1").await;
+    let hash = sesame_core::secret::digest("token-1");
+    let found = store.session_by_token_hash(&hash, T0).await.unwrap().expect("live");
+    assert_eq!(
+        (found.id, found.account_id, found.auth_method, found.must_change_password),
+        (id, account, AuthMethod::Password, true)
+    );
+    assert_eq!(found.ip.as_deref(), Some("192.0.2.7"));
+    assert!(store.session_by_token_hash(&sesame_core::secret::digest("other"), T0).await.unwrap().is_none());
+    // Idle expiry, pushed by activity but never past the absolute expiry.
+    assert!(store.session_by_token_hash(&hash, T0 + Duration::minutes(30)).await.unwrap().is_none());
+    store.touch_session(id, T0 + Duration::minutes(20), T0 + Duration::minutes(50)).await.unwrap();
+    assert!(store.session_by_token_hash(&hash, T0 + Duration::minutes(45)).await.unwrap().is_some());
+    store.touch_session(id, T0 + Duration::hours(3), T0 + Duration::hours(5)).await.unwrap();
+    assert!(store.session_by_token_hash(&hash, T0 + Duration::minutes(239)).await.unwrap().is_some());
+    assert!(store.session_by_token_hash(&hash, T0 + Duration::hours(4)).await.unwrap().is_none(), "absolute expiry");
+    // Revocation: one, or all but one.
+    let second = open_session(store, account, "token-2").await;
+    let third = open_session(store, account, "token-3").await;
+    assert_eq!(
+        store.sessions_of(account, T0).await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(),
+        [third, second, id]
+    );
+    let mut tx = store.begin().await.unwrap();
+    let other_account = tx.insert_account(&new_account("bmartin", "b@example.fr"), T0).await.unwrap();
+    assert!(!tx.revoke_session(other_account, second, T0).await.unwrap(), "only the owner ends a session");
+    assert!(tx.revoke_session(account, second, T0).await.unwrap());
+    assert_eq!(tx.revoke_other_sessions(account, third, T0).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert_eq!(store.sessions_of(account, T0).await.unwrap().iter().map(|s| s.id).collect::<Vec<_>>(), [third]);
+}
+
+async fn login_failures_are_counted_atomically_in_a_24_hour_window(db: &Db) {
+    let store = &db.store;
+    let day = Duration::hours(24);
+    assert!(store.throttle_state("unknown-user").await.unwrap().is_none());
+    // Concurrent failures on a key never seen before all count.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let store = Arc::clone(store);
+        tasks.spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let state = tx.record_login_failure("unknown-user", T0, Duration::hours(24)).await.unwrap();
+            tx.commit().await.unwrap();
+            state.consecutive_failures
+        });
+    }
+    let mut counts = tasks.join_all().await;
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 3, 4, 5, 6]);
+    let mut tx = store.begin().await.unwrap();
+    tx.set_login_block("unknown-user", Some(T0 + Duration::minutes(1))).await.unwrap();
+    let later = tx.record_login_failure("unknown-user", T0 + day + Duration::seconds(1), day).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(later.consecutive_failures, 7, "consecutive failures span windows");
+    assert_eq!(later.window_failures, 1, "a new 24-hour window starts");
+    assert_eq!(later.blocked_until, Some(T0 + Duration::minutes(1)));
+    let mut tx = store.begin().await.unwrap();
+    tx.clear_login_failures("unknown-user").await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.throttle_state("unknown-user").await.unwrap().is_none());
+}
+
+async fn rate_limits_count_hits_per_fixed_window(db: &Db) {
+    let store = &db.store;
+    let minute = Duration::minutes(1);
+    for expected in 1..=3 {
+        assert_eq!(
+            store.hit_rate_limit("login:192.0.2.1", T0 + Duration::seconds(10), minute).await.unwrap(),
+            expected
+        );
+    }
+    assert_eq!(store.hit_rate_limit("login:192.0.2.2", T0, minute).await.unwrap(), 1, "buckets are separate");
+    assert_eq!(
+        store.hit_rate_limit("login:192.0.2.1", T0 + Duration::seconds(71), minute).await.unwrap(),
+        1,
+        "a new window"
+    );
+}
+
+async fn captcha_challenges_are_single_use_and_expire(db: &Db) {
+    let store = &db.store;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_captcha(b"challenge-a", b"answer-a", T0, T0 + Duration::minutes(10)).await.unwrap();
+    tx.insert_captcha(b"challenge-b", b"answer-b", T0, T0 + Duration::minutes(10)).await.unwrap();
+    assert_eq!(tx.take_captcha(b"challenge-a", T0).await.unwrap(), Some(b"answer-a".to_vec()));
+    assert_eq!(tx.take_captcha(b"challenge-a", T0).await.unwrap(), None, "single use");
+    assert_eq!(tx.take_captcha(b"challenge-b", T0 + Duration::minutes(10)).await.unwrap(), None, "expired");
+    assert_eq!(tx.take_captcha(b"nope", T0).await.unwrap(), None);
+    tx.commit().await.unwrap();
+}
+
+async fn password_history_is_newest_first(db: &Db) {
+    let store = &db.store;
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    for (i, phc) in ["$first", "$second", "$third"].into_iter().enumerate() {
+        let mut tx = store.begin().await.unwrap();
+        let at = T0 + Duration::minutes(i64::try_from(i).unwrap());
+        tx.set_password(id, &PasswordCredential { phc: phc.into(), temporary_until: None, changed_at: at })
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(store.password_history(id, 2).await.unwrap(), ["$third", "$second"]);
 }
