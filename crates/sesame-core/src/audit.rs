@@ -62,6 +62,15 @@ pub enum AuditAction {
     AccountEnabled,
     MailSent,
     MailDeferred,
+    LoginSucceeded,
+    LoginFailed,
+    LoginThrottled,
+    LoginRefusedExpiredTemporary,
+    PasswordChanged,
+    PasswordChangeRefused,
+    SessionEnded,
+    Logout,
+    RateLimited,
 }
 
 impl AuditAction {
@@ -73,6 +82,15 @@ impl AuditAction {
             Self::AccountEnabled => "account_enabled",
             Self::MailSent => "mail_sent",
             Self::MailDeferred => "mail_deferred",
+            Self::LoginSucceeded => "login_succeeded",
+            Self::LoginFailed => "login_failed",
+            Self::LoginThrottled => "login_throttled",
+            Self::LoginRefusedExpiredTemporary => "login_refused_expired_temporary_password",
+            Self::PasswordChanged => "password_changed",
+            Self::PasswordChangeRefused => "password_change_refused",
+            Self::SessionEnded => "session_ended",
+            Self::Logout => "logout",
+            Self::RateLimited => "rate_limited",
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Time, injected: production reads the system clock, tests move a [`ManualClock`].
 
 use std::sync::Mutex;
-use time::{Duration, OffsetDateTime};
+use time::{Date, Duration, Month, OffsetDateTime, Time, UtcOffset, Weekday};
 
 /// A source of the current UTC time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
@@ -61,6 +61,28 @@ pub fn from_unix_millis(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).unwrap_or_else(|_| {
         if ms < 0 { time::PrimitiveDateTime::MIN.assume_utc() } else { time::PrimitiveDateTime::MAX.assume_utc() }
     })
+}
+
+/// Central European Time with the EU summer-time rule: UTC+2 from the last Sunday of March at
+/// 01:00 UTC to the last Sunday of October at 01:00 UTC, UTC+1 otherwise.
+pub fn paris_offset(utc: OffsetDateTime) -> UtcOffset {
+    let year = utc.year();
+    let switch = |month| {
+        last_sunday(year, month).map(|d| d.with_time(Time::from_hms(1, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc())
+    };
+    let summer = match (switch(Month::March), switch(Month::October)) {
+        (Some(start), Some(end)) => utc >= start && utc < end,
+        _ => false,
+    };
+    UtcOffset::from_hms(if summer { 2 } else { 1 }, 0, 0).unwrap_or(UtcOffset::UTC)
+}
+
+fn last_sunday(year: i32, month: Month) -> Option<Date> {
+    let mut day = Date::from_calendar_date(year, month, month.length(year)).ok()?;
+    while day.weekday() != Weekday::Sunday {
+        day = day.previous_day()?;
+    }
+    Some(day)
 }
 
 #[cfg(test)]

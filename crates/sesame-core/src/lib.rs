@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod auth;
 pub mod branding;
 pub mod clock;
 pub mod hashing;
@@ -16,6 +17,7 @@ pub mod policy;
 pub mod secret;
 pub mod session;
 pub mod store;
+pub mod throttle;
 pub mod types;
 
 pub use accounts::{AccountError, AccountService, AccountSettings};

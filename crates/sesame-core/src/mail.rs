@@ -31,6 +31,22 @@ pub enum MailMessage {
         valid_days: u32,
         reason: IssueReason,
     },
+    /// "Votre changement de mot de passe a bien été pris en compte…" (any path).
+    PasswordChanged {
+        first_name: String,
+        last_name: String,
+        #[serde(with = "time::serde::rfc3339")]
+        changed_at: OffsetDateTime,
+    },
+    /// A successful sign-in right after several failures.
+    LoginAfterFailures {
+        first_name: String,
+        last_name: String,
+        failures: u32,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        ip: Option<String>,
+    },
     /// `sesame mail test`.
     Test,
 }
@@ -43,6 +59,8 @@ impl MailMessage {
         match self {
             Self::IdentifierIssued { .. } => "identifier_issued",
             Self::TemporaryPassword { .. } => "temporary_password",
+            Self::PasswordChanged { .. } => "password_changed",
+            Self::LoginAfterFailures { .. } => "login_after_failures",
             Self::Test => "test",
         }
     }

@@ -120,6 +120,8 @@ pub trait Tx: Send {
     async fn set_password(&mut self, id: AccountId, credential: &PasswordCredential) -> StoreResult<()>;
     /// Ends every session, API token and reset link of the account; returns how many.
     async fn revoke_all_access(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64>;
+    /// Ends the account's API tokens and reset links (sessions are handled separately).
+    async fn revoke_tokens_and_links(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64>;
     async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64>;
     async fn append_audit(&mut self, event: &AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
     /// Marks a claimed e-mail delivered and keeps only its redacted form.

@@ -37,7 +37,8 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: &[(&str, &str)] = templates!("identifier_issued", "temporary_password", "test");
+const TEMPLATES: &[(&str, &str)] =
+    templates!("identifier_issued", "temporary_password", "password_changed", "login_after_failures", "test");
 
 /// The compiled templates plus what every message shows: the branding and the public URL.
 #[derive(Debug)]
@@ -70,10 +71,14 @@ impl Catalogue {
         let kind = message.kind();
         let err = |source| RenderError { kind, source };
         let mut fields = serde_json::to_value(message).unwrap_or_default();
-        if let MailMessage::TemporaryPassword { valid_until, .. } = message
-            && let Some(map) = fields.as_object_mut()
-        {
-            map.insert("valid_until".into(), format_paris(*valid_until).into());
+        let when = match message {
+            MailMessage::TemporaryPassword { valid_until, .. } => Some(("valid_until", valid_until)),
+            MailMessage::PasswordChanged { changed_at, .. } => Some(("changed_at", changed_at)),
+            MailMessage::LoginAfterFailures { at, .. } => Some(("at", at)),
+            _ => None,
+        };
+        if let (Some((field, t)), Some(map)) = (when, fields.as_object_mut()) {
+            map.insert(field.into(), format_paris(*t).into());
         }
         let ctx = Context { branding: &self.branding, public_url: &self.public_url, message: fields };
         let render = |part: &str| {
@@ -144,6 +149,23 @@ mod tests {
         assert!(mail.text.contains("Votre identifiant de connexion est : jdupont"));
         assert!(mail.text.contains("second e-mail, séparé"));
         assert!(!mail.text.contains("Mail :"), "no support line without a configured address");
+    }
+
+    #[test]
+    fn the_password_changed_mail_follows_the_guide() {
+        let catalogue = Catalogue::new(guide_branding(), "https://www.norm-uni.fr");
+        let mail = catalogue
+            .render(&MailMessage::PasswordChanged {
+                first_name: "Jeanne".into(),
+                last_name: "Dupont".into(),
+                changed_at: datetime!(2026-12-01 10:00 UTC),
+            })
+            .expect("renders");
+        assert_eq!(mail.subject, "Norm'uni : votre mot de passe a été changé");
+        assert!(mail.text.contains("Votre changement de mot de passe a bien été pris en compte"));
+        assert!(mail.text.contains(
+            "Si vous n'avez pas effectué ce changement, merci de contacter le support technique de Normand'e-santé au 02 50 53 70 01"
+        ));
     }
 
     #[test]

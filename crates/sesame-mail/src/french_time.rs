@@ -1,28 +1,7 @@
 //! Dates as a French reader expects them, in metropolitan France's legal time.
 
-use time::{Date, Month, OffsetDateTime, Time, UtcOffset, Weekday};
-
-/// Central European Time with the EU summer-time rule: UTC+2 from the last Sunday of March at
-/// 01:00 UTC to the last Sunday of October at 01:00 UTC, UTC+1 otherwise.
-pub fn paris_offset(utc: OffsetDateTime) -> UtcOffset {
-    let year = utc.year();
-    let switch = |month| {
-        last_sunday(year, month).map(|d| d.with_time(Time::from_hms(1, 0, 0).unwrap_or(Time::MIDNIGHT)).assume_utc())
-    };
-    let summer = match (switch(Month::March), switch(Month::October)) {
-        (Some(start), Some(end)) => utc >= start && utc < end,
-        _ => false,
-    };
-    UtcOffset::from_hms(if summer { 2 } else { 1 }, 0, 0).unwrap_or(UtcOffset::UTC)
-}
-
-fn last_sunday(year: i32, month: Month) -> Option<Date> {
-    let mut day = Date::from_calendar_date(year, month, month.length(year)).ok()?;
-    while day.weekday() != Weekday::Sunday {
-        day = day.previous_day()?;
-    }
-    Some(day)
-}
+use sesame_core::clock::paris_offset;
+use time::OffsetDateTime;
 
 /// `mardi 1er décembre 2026 à 11 h 00 (heure de Paris)`.
 pub fn format_paris(utc: OffsetDateTime) -> String {

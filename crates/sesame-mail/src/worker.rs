@@ -69,6 +69,11 @@ impl OutboxWorker {
         self.wake.notify_one();
     }
 
+    /// A handle that wakes this worker, for the parts of the process that queue e-mails.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
     /// Delivers every message that is due now, then returns.
     pub async fn flush(&self) -> Result<FlushReport, StoreError> {
         let mut report = FlushReport::default();

@@ -342,6 +342,18 @@ impl Tx for SqlTx {
         Ok(total)
     }
 
+    async fn revoke_tokens_and_links(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64> {
+        let now = to_unix_millis(now);
+        let mut total = 0;
+        for sql in [
+            "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+            "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
+        ] {
+            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.tx).await.map_err(map_err)?.rows_affected();
+        }
+        Ok(total)
+    }
+
     async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64> {
         let now = to_unix_millis(now);
         sqlx::query_scalar(concat!(

@@ -1,10 +1,13 @@
 //! Building the services a command needs from the configuration.
 
 use sesame_core::AccountService;
+use sesame_core::auth::AuthService;
 use sesame_core::clock::{Clock, SystemClock};
 use sesame_core::hashing::PasswordHasher;
+use sesame_core::policy::PasswordPolicy;
 use sesame_core::store::Store;
 use sesame_mail::{Catalogue, FileTransport, OutboxWorker, SmtpTransport, Transport, TransportKind};
+use sesame_web::WebSettings;
 use std::sync::Arc;
 
 use crate::config::Config;
@@ -31,6 +34,34 @@ pub fn transport(config: &Config) -> Result<Arc<dyn Transport>, CliError> {
 pub fn worker(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<OutboxWorker, CliError> {
     let catalogue = Arc::new(Catalogue::new(config.branding.clone(), &config.public_url));
     Ok(OutboxWorker::new(Arc::clone(store), Arc::clone(clock), catalogue, transport(config)?, &config.mail))
+}
+
+pub fn hasher(config: &Config) -> Result<PasswordHasher, CliError> {
+    PasswordHasher::start(&config.hashing).map_err(|e| CliError::Runtime(e.to_string()))
+}
+
+pub fn web_state(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    clock: &Arc<dyn Clock>,
+    hasher: PasswordHasher,
+) -> sesame_web::AppState {
+    let auth = AuthService::new(
+        Arc::clone(store),
+        Arc::clone(clock),
+        hasher,
+        PasswordPolicy::new(&config.policy),
+        config.branding.clone(),
+        config.session.clone(),
+        config.throttle.clone(),
+    );
+    let settings = WebSettings {
+        public_url: config.public_url.trim_end_matches('/').to_owned(),
+        trusted_proxies: config.trusted_proxies(),
+        services: config.services.clone(),
+        captcha: config.captcha.clone(),
+    };
+    sesame_web::AppState::new(auth, settings, config.branding.clone())
 }
 
 pub fn accounts(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<AccountService, CliError> {

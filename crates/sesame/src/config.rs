@@ -10,10 +10,14 @@ use figment::{Figment, error::Kind};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sesame_core::accounts::AccountSettings;
+use sesame_core::auth::SessionSettings;
 use sesame_core::branding::Branding;
 use sesame_core::hashing::HashingSettings;
+use sesame_core::policy::{PolicySettings, Preset};
+use sesame_core::throttle::ThrottleSettings;
 use sesame_core::types::Email;
 use sesame_mail::MailSettings;
+use sesame_web::{CaptchaSettings, IpNet, PortalService};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -34,8 +38,17 @@ pub struct Config {
     /// `sqlite://<data_dir>/sesame.db`.
     pub database_url: Option<String>,
     pub database: DatabaseSettings,
+    /// Reverse proxies whose `X-Forwarded-For` gives the client's address (addresses or CIDR
+    /// blocks, e.g. `["127.0.0.1", "10.0.0.0/8"]`). Empty: the peer address is the client.
+    pub trusted_proxies: Vec<String>,
     pub branding: Branding,
+    /// The services listed on "Mes services e-santé" (`[[services]]` tables).
+    pub services: Vec<PortalService>,
     pub accounts: AccountSettings,
+    pub policy: PolicySettings,
+    pub session: SessionSettings,
+    pub throttle: ThrottleSettings,
+    pub captcha: CaptchaSettings,
     pub hashing: HashingSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
@@ -49,8 +62,14 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database: DatabaseSettings::default(),
+            trusted_proxies: Vec::new(),
             branding: Branding::default(),
+            services: Vec::new(),
             accounts: AccountSettings::default(),
+            policy: PolicySettings::default(),
+            session: SessionSettings::default(),
+            throttle: ThrottleSettings::default(),
+            captcha: CaptchaSettings::default(),
             hashing: HashingSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
@@ -131,6 +150,10 @@ impl Config {
 
     pub fn outbox_dir(&self) -> PathBuf {
         self.mail.outbox_dir.clone().unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn trusted_proxies(&self) -> Vec<IpNet> {
+        self.trusted_proxies.iter().filter_map(|p| IpNet::parse(p).ok()).collect()
     }
 
     pub fn store_options(&self) -> sesame_store::StoreOptions {
@@ -295,7 +318,36 @@ fn validate(config: &Config) -> Vec<Problem> {
     {
         out.push(problem("branding.support_email", e.to_string()));
     }
-    let sections = [config.hashing.problems(), config.accounts.problems(), config.mail.problems()];
+    for proxy in &config.trusted_proxies {
+        if let Err(e) = IpNet::parse(proxy) {
+            out.push(problem("trusted_proxies", e));
+        }
+    }
+    for (i, service) in config.services.iter().enumerate() {
+        if service.name.trim().is_empty() {
+            out.push(problem("services", format!("service #{} has no name", i + 1)));
+        }
+        if !(service.url.starts_with("https://") || service.url.starts_with("http://") || service.url.starts_with('/'))
+        {
+            out.push(problem(
+                "services",
+                format!("service '{}': url must start with https://, http:// or /", service.name),
+            ));
+        }
+    }
+    if config.policy.preset == Preset::Cnil2022Cas2 && !config.throttle.enabled {
+        out.push(problem(
+            "policy.preset",
+            "cnil-2022-cas2 is allowed only while login throttling is on (throttle.enabled = true)",
+        ));
+    }
+    let sections = [
+        config.hashing.problems(),
+        config.accounts.problems(),
+        config.mail.problems(),
+        config.session.problems(),
+        config.throttle.problems(),
+    ];
     out.extend(sections.into_iter().flatten().map(|(k, r)| problem(k, r)));
     if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
         out.push(problem("log.level", format!("'{}' is not a valid log filter", config.log.level)));
@@ -323,6 +375,12 @@ fn warnings(config: &Config) -> Vec<Problem> {
     let host = config.public_url.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
     if config.public_url.starts_with("http://") && !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
         out.push(problem("public_url", "is not HTTPS: passwords and session cookies would cross the network in clear"));
+    }
+    if !config.captcha.enabled {
+        out.push(problem("captcha.enabled", "the captcha is off: only for automated environments"));
+    }
+    if !config.throttle.enabled {
+        out.push(problem("throttle.enabled", "login throttling is off: only for benchmarks"));
     }
     if config.branding.support_email.is_none() && config.branding.support_phone.is_none() {
         out.push(problem("branding.support_email", "no support contact is set: e-mails cannot say whom to call"));

@@ -54,6 +54,8 @@ pub enum Rule {
     NotPersonal,
     NotCurrent,
     NotRecent,
+    /// The two entries of the new password differ.
+    Confirmation,
 }
 
 impl Rule {
@@ -70,6 +72,7 @@ impl Rule {
             Self::NotPersonal => "not_personal",
             Self::NotCurrent => "not_current",
             Self::NotRecent => "not_recent",
+            Self::Confirmation => "confirmation",
         }
     }
 }

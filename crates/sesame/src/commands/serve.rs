@@ -21,10 +21,11 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
         let _ = rx.wait_for(|stop| *stop).await;
     };
 
+    let waker = worker.waker();
     let delivery = tokio::spawn(worker.run(until_stopped(stopped.clone())));
     let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), until_stopped(stopped.clone())));
 
-    let app = sesame_web::router(sesame_web::AppState { store: store.clone() });
+    let app = sesame_web::router(app::web_state(config, &store, &clock, app::hasher(config)?).with_mail_waker(waker));
     tracing::info!(
         listen = %config.listen,
         public_url = %config.public_url,
@@ -32,10 +33,11 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
         mail = %app::transport(config)?.describe(),
         "Sésame is ready"
     );
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stop.send(true);
-    });
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            let _ = stop.send(true);
+        });
     server.await.map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
     let _ = tokio::join!(delivery, purge);
     tracing::info!("stopped");

@@ -1,0 +1,122 @@
+//! The portal's pages. Each handler: check the request (CSRF, address limit), parse the form,
+//! call the use case, then render or redirect (Post/Redirect/Get).
+
+pub mod account;
+pub mod first_connection;
+pub mod login;
+
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret as _;
+use sesame_core::auth::{OpenedSession, SignedIn};
+use sesame_core::policy::{Rule, Violation};
+use sesame_core::secret::generate_token;
+use sesame_core::types::{Password, PasswordInputError};
+
+use crate::AppState;
+use crate::error::WebError;
+use crate::request::{CSRF_COOKIE, SESSION_COOKIE, cookie, cookie_name, csrf_ok, set_cookie};
+use crate::view::{FieldError, see_other};
+
+/// Who is signed in, if anyone; `expired` when a session cookie came but leads nowhere.
+#[derive(Debug)]
+pub struct Visitor {
+    pub user: Option<SignedIn>,
+    pub expired: bool,
+}
+
+impl AppState {
+    pub async fn visitor(&self, headers: &HeaderMap) -> Result<Visitor, WebError> {
+        let Some(token) = cookie(headers, &cookie_name(&self.settings, SESSION_COOKIE)).filter(|t| !t.is_empty())
+        else {
+            return Ok(Visitor { user: None, expired: false });
+        };
+        let user = self.auth.resolve(token).await?;
+        let expired = user.is_none();
+        Ok(Visitor { user, expired })
+    }
+
+    /// The signed-in user of a page that needs one with a personal password; otherwise where
+    /// to go instead (sign-in, or the first-connection page).
+    pub async fn require_user(&self, headers: &HeaderMap) -> Result<Result<SignedIn, Response>, WebError> {
+        let visitor = self.visitor(headers).await?;
+        Ok(match visitor.user {
+            Some(user) if user.session.must_change_password => Err(see_other("/premiere-connexion")),
+            Some(user) => Ok(user),
+            None if visitor.expired => Err(self.signed_out_redirect("/?info=session-expiree")),
+            None => Err(see_other("/")),
+        })
+    }
+
+    /// A redirect that also clears the session cookie.
+    pub fn signed_out_redirect(&self, to: &str) -> Response {
+        let mut response = see_other(to);
+        response.headers_mut().append(header::SET_COOKIE, set_cookie(&self.settings, SESSION_COOKIE, None));
+        response
+    }
+
+    /// A redirect that installs a new session (new id) and a new CSRF cookie.
+    pub fn signed_in_redirect(&self, opened: &OpenedSession, to: &str) -> Response {
+        let mut response = see_other(to);
+        let headers = response.headers_mut();
+        headers
+            .append(header::SET_COOKIE, set_cookie(&self.settings, SESSION_COOKIE, Some(opened.token.expose_secret())));
+        let csrf = generate_token(32);
+        headers.append(header::SET_COOKIE, set_cookie(&self.settings, CSRF_COOKIE, Some(csrf.expose_secret())));
+        response
+    }
+
+    /// Refuses a state-changing request that does not prove it comes from our page.
+    pub fn csrf_refusal(&self, headers: &HeaderMap, token: &str) -> Option<Response> {
+        if csrf_ok(headers, &self.settings, token) {
+            return None;
+        }
+        tracing::warn!("CSRF check failed");
+        let page = crate::view::Page::new("message.html", "Formulaire expiré")
+            .status(StatusCode::FORBIDDEN)
+            .with(
+                "paragraphs",
+                [
+                    "Ce formulaire a expiré ou ne provient pas de ce portail. Rien n'a été modifié.",
+                    "Rechargez la page et recommencez.",
+                ],
+            )
+            .with("links", [serde_json::json!({ "href": "/", "label": "Retour à l'accueil" })]);
+        Some(self.render(headers, None, page))
+    }
+}
+
+/// 429 with `Retry-After` for a client address over its limit.
+pub fn too_many_requests(state: &AppState, headers: &HeaderMap) -> Response {
+    let page = crate::view::Page::new("message.html", "Trop de tentatives").status(StatusCode::TOO_MANY_REQUESTS).with(
+        "paragraphs",
+        ["Trop de tentatives ont été faites depuis votre adresse. Patientez une minute avant de réessayer."],
+    );
+    let mut response = state.render(headers, None, page);
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+    response.into_response()
+}
+
+/// Reads a password field; an empty one or one over the ceiling is a field error.
+pub fn password_field(raw: &str, field: &'static str, empty_message: &str) -> Result<Password, FieldError> {
+    Password::parse(raw).map_err(|e| match e {
+        PasswordInputError::Empty => FieldError::on(field, empty_message),
+        PasswordInputError::TooLong => FieldError::on(field, "Le mot de passe ne doit pas dépasser 256 caractères."),
+    })
+}
+
+/// Policy refusals shown next to the new-password fields.
+pub fn violation_errors(violations: &[Violation]) -> Vec<FieldError> {
+    violations
+        .iter()
+        .map(|v| match v.rule {
+            Rule::Confirmation => FieldError::on("confirmation", v.message.clone()),
+            _ => FieldError::on("nouveau_mot_de_passe", v.message.clone()),
+        })
+        .collect()
+}
+
+/// The rule codes of refused rules, to mark them in the checklist.
+pub fn failed_rules(violations: &[Violation]) -> Vec<&'static str> {
+    violations.iter().map(|v| v.rule.code()).collect()
+}

@@ -1,0 +1,230 @@
+//! The real router on a loopback port, a fresh SQLite database, a clock the test moves, and
+//! browsers that keep cookies.
+
+#![allow(dead_code, reason = "each test file uses a different part")]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
+
+use reqwest::redirect::Policy;
+use sesame_core::accounts::CreateAccount;
+use sesame_core::audit::RequestContext;
+use sesame_core::auth::{AuthService, SessionSettings};
+use sesame_core::branding::Branding;
+use sesame_core::clock::ManualClock;
+use sesame_core::hashing::{HashingSettings, PasswordHasher};
+use sesame_core::mail::MailMessage;
+use sesame_core::policy::{PasswordPolicy, PolicySettings};
+use sesame_core::store::Store;
+use sesame_core::throttle::ThrottleSettings;
+use sesame_core::types::{Email, PersonName};
+use sesame_core::{AccountService, AccountSettings};
+use sesame_web::{AppState, CaptchaSettings, WebSettings};
+use std::sync::Arc;
+use time::macros::datetime;
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<ManualClock>,
+    pub accounts: AccountService,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Clone)]
+pub struct Options {
+    pub policy: PolicySettings,
+    pub throttle: ThrottleSettings,
+    pub captcha: bool,
+    pub sessions: SessionSettings,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            policy: PolicySettings::default(),
+            throttle: ThrottleSettings::default(),
+            captcha: true,
+            sessions: SessionSettings::default(),
+        }
+    }
+}
+
+pub fn branding() -> Branding {
+    Branding {
+        organisation_name: "Normand'e-santé".into(),
+        portal_name: "Norm'uni".into(),
+        support_email: Some("support@normand-esante.fr".into()),
+        support_phone: Some("02 50 53 70 01".into()),
+    }
+}
+
+impl TestApp {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
+        let store = sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default()).await.unwrap();
+        let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 09:00 UTC)));
+        let hasher = PasswordHasher::start(&HashingSettings::insecure_for_tests()).unwrap();
+        let auth = AuthService::new(
+            Arc::clone(&store),
+            clock.clone(),
+            hasher.clone(),
+            PasswordPolicy::new(&options.policy),
+            branding(),
+            options.sessions.clone(),
+            options.throttle.clone(),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let settings = WebSettings {
+            public_url: base.clone(),
+            trusted_proxies: Vec::new(),
+            services: Vec::new(),
+            captcha: CaptchaSettings { enabled: options.captcha },
+        };
+        let app = sesame_web::router(AppState::new(auth, settings, branding()));
+        tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
+        });
+        let accounts = AccountService::new(Arc::clone(&store), clock.clone(), hasher, AccountSettings::default());
+        Self { base, store, clock, accounts, _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser: keeps cookies, does not follow redirects (tests look at them).
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+            .build()
+            .unwrap()
+    }
+
+    /// Creates Jeanne Dupont (jdupont) and returns her temporary password.
+    pub async fn jeanne(&self) -> String {
+        self.create("Jeanne", "Dupont", "jeanne.dupont@example.fr").await
+    }
+
+    pub async fn create(&self, first: &str, last: &str, email: &str) -> String {
+        let request = CreateAccount {
+            identifier: None,
+            email: Email::parse(email).unwrap(),
+            first_name: PersonName::parse(first, "first name").unwrap(),
+            last_name: PersonName::parse(last, "last name").unwrap(),
+            national_id: None,
+        };
+        let issued = self.accounts.create_account(request, &RequestContext::cli()).await.unwrap();
+        issued.temporary_password.expose().to_owned()
+    }
+
+    pub async fn get(&self, browser: &reqwest::Client, path: &str) -> Page {
+        Page::of(browser.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// Posts a form, adding the CSRF token of `from` (a page of the same browser).
+    pub async fn post(&self, browser: &reqwest::Client, path: &str, from: &Page, fields: &[(&str, &str)]) -> Page {
+        let mut form: Vec<(&str, &str)> = vec![("csrf", from.csrf())];
+        form.extend_from_slice(fields);
+        Page::of(browser.post(self.url(path)).form(&form).send().await.unwrap()).await
+    }
+
+    pub async fn login(&self, browser: &reqwest::Client, identifier: &str, password: &str) -> Page {
+        let page = self.get(browser, "/").await;
+        self.post(browser, "/connexion", &page, &[("identifiant", identifier), ("mot_de_passe", password)]).await
+    }
+
+    /// Signs in with the temporary password and sets `personal`.
+    pub async fn first_connection(&self, browser: &reqwest::Client, identifier: &str, temporary: &str, personal: &str) {
+        let signed_in = self.login(browser, identifier, temporary).await;
+        assert_eq!(signed_in.location(), Some("/premiere-connexion"), "{}", signed_in.body);
+        let form = self.get(browser, "/premiere-connexion").await;
+        let done = self
+            .post(
+                browser,
+                "/premiere-connexion",
+                &form,
+                &[("nouveau_mot_de_passe", personal), ("confirmation", personal)],
+            )
+            .await;
+        assert_eq!(done.location(), Some("/services?confirmation=mot-de-passe"), "{}", done.body);
+    }
+
+    /// The e-mails queued so far, oldest first (claimed: read once).
+    pub async fn mails(&self) -> Vec<(String, MailMessage)> {
+        let now = self.clock.now_for_tests();
+        let mut out: Vec<_> = self.store.claim_due_mail(now, now + time::Duration::minutes(1), 100).await.unwrap();
+        out.sort_by_key(|m| m.id);
+        out.into_iter().map(|m| (m.to, m.message)).collect()
+    }
+}
+
+trait NowForTests {
+    fn now_for_tests(&self) -> time::OffsetDateTime;
+}
+
+impl NowForTests for ManualClock {
+    fn now_for_tests(&self) -> time::OffsetDateTime {
+        use sesame_core::clock::Clock as _;
+        self.now() + time::Duration::days(3650)
+    }
+}
+
+/// A response, read.
+pub struct Page {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub async fn of(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        // Templates escape `/` and `'` as entities; tests read the text as a browser shows it.
+        let body = response.text().await.unwrap().replace("&#x2f;", "/").replace("&#x27;", "'");
+        Self { status, headers, body }
+    }
+
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+
+    pub fn csrf(&self) -> &str {
+        let start = self.body.find("name=\"csrf\" value=\"").expect("a form with a CSRF token") + 19;
+        let end = self.body[start..].find('"').unwrap() + start;
+        &self.body[start..end]
+    }
+
+    /// The page with its CSRF values blanked, to compare pages.
+    pub fn without_csrf(&self) -> String {
+        regex_lite::Regex::new("name=\"csrf\" value=\"[^\"]*\"")
+            .unwrap()
+            .replace_all(&self.body, "name=\"csrf\" value=\"\"")
+            .into_owned()
+    }
+
+    /// Messages of the error summary.
+    pub fn errors(&self) -> Vec<String> {
+        regex_lite::Regex::new(r#"<li><a href="\#[a-z_]+">([^<]*)</a></li>|<li>([^<]*)</li>"#)
+            .unwrap()
+            .captures_iter(self.body.split("id=\"erreurs\"").nth(1).unwrap_or("").split("</div>").next().unwrap_or(""))
+            .map(|c| c.get(1).or_else(|| c.get(2)).unwrap().as_str().replace("&#x27;", "'").replace("&quot;", "\""))
+            .collect()
+    }
+
+    pub fn set_cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| c.split(';').next().unwrap_or("").split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default())
+    }
+}
