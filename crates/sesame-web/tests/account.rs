@@ -167,3 +167,24 @@ async fn sessions_end_after_30_idle_minutes_and_4_hours_in_all() {
         "4 hours after sign-in, active or not"
     );
 }
+
+#[tokio::test]
+async fn mes_services_lists_the_configured_services_or_says_there_are_none_yet() {
+    let empty = TestApp::start().await;
+    let browser = signed_in(&empty).await;
+    let page = empty.get(&browser, "/services").await;
+    assert!(page.body.contains("Aucun service n'est encore proposé sur Norm'uni."));
+
+    let services = vec![sesame_web::PortalService {
+        name: "Therap-e".into(),
+        description: "Téléconsultation & téléexpertise".into(),
+        url: "https://www.norm-uni.fr/therap-e/".into(),
+        icon: None,
+    }];
+    let app = TestApp::start_with(common::Options { services, ..common::Options::default() }).await;
+    let browser = signed_in(&app).await;
+    let page = app.get(&browser, "/services").await;
+    assert!(page.body.contains("<h2><a href=\"https://www.norm-uni.fr/therap-e/\">Therap-e</a></h2>"), "{}", page.body);
+    assert!(page.body.contains("Téléconsultation &amp; téléexpertise"), "escaped");
+    assert!(!page.body.contains("Aucun service"));
+}

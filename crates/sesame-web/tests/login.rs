@@ -94,6 +94,8 @@ async fn after_five_failures_even_the_right_password_waits_then_success_resets_t
     }
     let blocked = app.login(&browser, "jdupont", PERSONAL).await;
     assert_eq!(blocked.errors(), [common_refusal()], "throttled: the same refusal, the right password is not checked");
+    let wrong = app.login(&browser, "quelquun", "mauvais").await;
+    assert_eq!(blocked.without_csrf(), wrong.without_csrf(), "a throttled account looks like any wrong password");
     app.clock.advance(Duration::seconds(61));
     let ok = app.login(&app.browser(), "jdupont", PERSONAL).await;
     assert_eq!(ok.location(), Some("/services"), "after the 1-minute delay");

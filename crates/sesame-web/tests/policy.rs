@@ -1,7 +1,6 @@
 //! Each preset's checklist and refusals on the pages (every rule of every preset is also
 //! unit-tested in sesame-core).
 
-
 mod common;
 
 use common::{Options, TestApp};

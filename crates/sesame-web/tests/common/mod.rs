@@ -35,6 +35,7 @@ pub struct Options {
     pub throttle: ThrottleSettings,
     pub captcha: bool,
     pub sessions: SessionSettings,
+    pub services: Vec<sesame_web::PortalService>,
 }
 
 impl Default for Options {
@@ -44,6 +45,7 @@ impl Default for Options {
             throttle: ThrottleSettings::default(),
             captcha: true,
             sessions: SessionSettings::default(),
+            services: Vec::new(),
         }
     }
 }
@@ -82,7 +84,7 @@ impl TestApp {
         let settings = WebSettings {
             public_url: base.clone(),
             trusted_proxies: Vec::new(),
-            services: Vec::new(),
+            services: options.services.clone(),
             captcha: CaptchaSettings { enabled: options.captcha },
         };
         let app = sesame_web::router(AppState::new(auth, settings, branding()));
