@@ -71,6 +71,9 @@ pub enum AuditAction {
     SessionEnded,
     Logout,
     RateLimited,
+    ResetRequested,
+    ResetCompleted,
+    ResetRefused,
 }
 
 impl AuditAction {
@@ -91,6 +94,9 @@ impl AuditAction {
             Self::SessionEnded => "session_ended",
             Self::Logout => "logout",
             Self::RateLimited => "rate_limited",
+            Self::ResetRequested => "reset_requested",
+            Self::ResetCompleted => "reset_completed",
+            Self::ResetRefused => "reset_refused",
         }
     }
 }
@@ -100,6 +106,8 @@ impl AuditAction {
 pub enum Outcome {
     Success,
     Failure,
+    /// Nothing was done on purpose (limit reached, unknown or disabled account).
+    Ignored,
 }
 
 impl Outcome {
@@ -107,6 +115,7 @@ impl Outcome {
         match self {
             Self::Success => "success",
             Self::Failure => "failure",
+            Self::Ignored => "ignored",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod hashing;
 pub mod mail;
 pub mod model;
 pub mod policy;
+pub mod reset;
 pub mod secret;
 pub mod session;
 pub mod store;

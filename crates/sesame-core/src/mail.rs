@@ -31,6 +31,8 @@ pub enum MailMessage {
         valid_days: u32,
         reason: IssueReason,
     },
+    /// "Une demande de changement de mot de passe sur votre compte a été demandée…" with the link.
+    ResetLink { first_name: String, last_name: String, link: String, valid_minutes: u32 },
     /// "Votre changement de mot de passe a bien été pris en compte…" (any path).
     PasswordChanged {
         first_name: String,
@@ -59,6 +61,7 @@ impl MailMessage {
         match self {
             Self::IdentifierIssued { .. } => "identifier_issued",
             Self::TemporaryPassword { .. } => "temporary_password",
+            Self::ResetLink { .. } => "reset_link",
             Self::PasswordChanged { .. } => "password_changed",
             Self::LoginAfterFailures { .. } => "login_after_failures",
             Self::Test => "test",
@@ -79,6 +82,12 @@ impl MailMessage {
                     reason: *reason,
                 }
             }
+            Self::ResetLink { first_name, last_name, valid_minutes, .. } => Self::ResetLink {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                link: REDACTED.into(),
+                valid_minutes: *valid_minutes,
+            },
             other => other.clone(),
         }
     }

@@ -78,6 +78,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The account's live sessions, newest first.
     async fn sessions_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<Session>>;
 
+    /// The account of a live reset link (not used, not revoked, not expired). Uses nothing up.
+    async fn reset_token_account(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<AccountId>>;
+    /// Reset links issued for the account since `since` (used, revoked or not).
+    async fn reset_tokens_issued_since(&self, account: AccountId, since: OffsetDateTime) -> StoreResult<u32>;
+
     /// The throttling counters of an identifier key, if it ever failed.
     async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
 
@@ -151,6 +156,17 @@ pub trait Tx: Send {
     async fn set_login_block(&mut self, key: &str, until: Option<OffsetDateTime>) -> StoreResult<()>;
     /// Forgets an identifier's failures (after a success or a password reset).
     async fn clear_login_failures(&mut self, key: &str) -> StoreResult<()>;
+
+    /// Issues a reset link; earlier live links of the account are revoked (a newer request wins).
+    async fn insert_reset_token(
+        &mut self,
+        account: AccountId,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Uses a live reset link up, atomically: of two concurrent calls, one gets the account.
+    async fn consume_reset_token(&mut self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<AccountId>>;
 
     async fn insert_captcha(
         &mut self,

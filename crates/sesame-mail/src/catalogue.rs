@@ -37,8 +37,14 @@ macro_rules! templates {
     };
 }
 
-const TEMPLATES: &[(&str, &str)] =
-    templates!("identifier_issued", "temporary_password", "password_changed", "login_after_failures", "test");
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "identifier_issued",
+    "temporary_password",
+    "reset_link",
+    "password_changed",
+    "login_after_failures",
+    "test"
+);
 
 /// The compiled templates plus what every message shows: the branding and the public URL.
 #[derive(Debug)]
@@ -149,6 +155,25 @@ mod tests {
         assert!(mail.text.contains("Votre identifiant de connexion est : jdupont"));
         assert!(mail.text.contains("second e-mail, séparé"));
         assert!(!mail.text.contains("Mail :"), "no support line without a configured address");
+    }
+
+    #[test]
+    fn the_reset_mail_follows_the_guide_and_links_to_valider() {
+        let catalogue = Catalogue::new(guide_branding(), "https://www.norm-uni.fr");
+        let link = "https://www.norm-uni.fr/mot-de-passe-oublie/lien?jeton=abc";
+        let mail = catalogue
+            .render(&MailMessage::ResetLink {
+                first_name: "Jeanne".into(),
+                last_name: "Dupont".into(),
+                link: link.into(),
+                valid_minutes: 60,
+            })
+            .expect("renders");
+        assert_eq!(mail.subject, "Norm'uni : demande de changement de mot de passe");
+        assert!(mail.text.contains("Une demande de changement de mot de passe sur votre compte a été demandée. Afin de prendre en compte cette demande, veuillez cliquer sur l'url suivante :"));
+        assert!(mail.text.contains(&format!("Valider : {link}")));
+        assert!(mail.html.contains(">Valider</a>") && mail.html.contains("jeton=abc"));
+        assert!(mail.text.contains("valable 60 minutes"));
     }
 
     #[test]

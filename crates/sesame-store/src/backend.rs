@@ -181,6 +181,29 @@ impl Store for SqlStore {
         rows.into_iter().map(Session::try_from).collect()
     }
 
+    async fn reset_token_account(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<AccountId>> {
+        let id: Option<i64> = sqlx::query_scalar(concat!(
+            "SELECT account_id FROM reset_tokens",
+            " WHERE token_hash = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2"
+        ))
+        .bind(token_hash)
+        .bind(to_unix_millis(now))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        Ok(id.map(AccountId))
+    }
+
+    async fn reset_tokens_issued_since(&self, account: AccountId, since: OffsetDateTime) -> StoreResult<u32> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reset_tokens WHERE account_id = $1 AND created_at >= $2")
+            .bind(account.0)
+            .bind(to_unix_millis(since))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
         let row = sqlx::query_as::<_, ThrottleRow>(
             "SELECT consecutive_failures, window_started_at, window_failures, blocked_until FROM login_throttle WHERE identifier_key = $1",
@@ -493,6 +516,38 @@ impl Tx for SqlTx {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn insert_reset_token(&mut self, account: AccountId, token_hash: &[u8], now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<()> {
+        let now = to_unix_millis(now);
+        sqlx::query("UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
+            .bind(now)
+            .bind(account.0)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        sqlx::query("INSERT INTO reset_tokens (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(account.0)
+            .bind(now)
+            .bind(to_unix_millis(expires_at))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn consume_reset_token(&mut self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<AccountId>> {
+        let id: Option<i64> = sqlx::query_scalar(concat!(
+            "UPDATE reset_tokens SET used_at = $1",
+            " WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1 RETURNING account_id"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(token_hash)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(id.map(AccountId))
     }
 
     async fn insert_captcha(&mut self, challenge_hash: &[u8], answer_hash: &[u8], now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<()> {

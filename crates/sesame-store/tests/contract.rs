@@ -59,6 +59,8 @@ contract!(
     rate_limits_count_hits_per_fixed_window,
     captcha_challenges_are_single_use_and_expire,
     password_history_is_newest_first,
+    reset_links_are_superseded_single_use_and_expire,
+    a_reset_link_is_consumed_once_under_concurrency,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {
@@ -541,4 +543,49 @@ async fn password_history_is_newest_first(db: &Db) {
         tx.commit().await.unwrap();
     }
     assert_eq!(store.password_history(id, 2).await.unwrap(), ["$third", "$second"]);
+}
+
+async fn reset_links_are_superseded_single_use_and_expire(db: &Db) {
+    let store = &db.store;
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let (first, second) = (sesame_core::secret::digest("first"), sesame_core::secret::digest("second"));
+    let hour = Duration::hours(1);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_reset_token(id, &first, T0, T0 + hour).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.reset_token_account(&first, T0).await.unwrap(), Some(id));
+    assert_eq!(store.reset_token_account(&first, T0).await.unwrap(), Some(id), "looking uses nothing up");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_reset_token(id, &second, T0 + Duration::minutes(5), T0 + hour).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.reset_token_account(&first, T0).await.unwrap(), None, "superseded by the newer link");
+    assert_eq!(store.reset_tokens_issued_since(id, T0).await.unwrap(), 2);
+    assert_eq!(store.reset_tokens_issued_since(id, T0 + Duration::minutes(1)).await.unwrap(), 1);
+    assert_eq!(store.reset_token_account(&second, T0 + hour).await.unwrap(), None, "expired");
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.consume_reset_token(&second, T0 + hour).await.unwrap(), None, "expired links cannot be used");
+    assert_eq!(tx.consume_reset_token(&second, T0 + Duration::minutes(10)).await.unwrap(), Some(id));
+    assert_eq!(tx.consume_reset_token(&second, T0 + Duration::minutes(10)).await.unwrap(), None, "single use");
+    tx.commit().await.unwrap();
+}
+
+async fn a_reset_link_is_consumed_once_under_concurrency(db: &Db) {
+    let store = &db.store;
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let token = sesame_core::secret::digest("race");
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_reset_token(id, &token, T0, T0 + Duration::hours(1)).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (store, token) = (Arc::clone(store), token.clone());
+        tasks.spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            let won = tx.consume_reset_token(&token, T0).await.unwrap();
+            tx.commit().await.unwrap();
+            won.is_some()
+        });
+    }
+    let wins = tasks.join_all().await.into_iter().filter(|w| *w).count();
+    assert_eq!(wins, 1);
 }

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use sesame_core::auth::AuthService;
 use sesame_core::branding::Branding;
+use sesame_core::reset::ResetService;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -30,6 +31,7 @@ pub use settings::{CaptchaSettings, IpNet, PortalService, WebSettings};
 #[derive(Clone)]
 pub struct AppState {
     pub auth: AuthService,
+    pub reset: ResetService,
     pub settings: Arc<WebSettings>,
     pub branding: Arc<Branding>,
     templates: Arc<minijinja::Environment<'static>>,
@@ -43,9 +45,10 @@ impl std::fmt::Debug for AppState {
 }
 
 impl AppState {
-    pub fn new(auth: AuthService, settings: WebSettings, branding: Branding) -> Self {
+    pub fn new(auth: AuthService, reset: ResetService, settings: WebSettings, branding: Branding) -> Self {
         Self {
             auth,
+            reset,
             settings: Arc::new(settings),
             branding: Arc::new(branding),
             templates: Arc::new(view::environment()),
@@ -85,6 +88,9 @@ pub fn router(state: AppState) -> Router {
         .route("/mon-compte/sessions/terminer", post(pages::account::end_session))
         .route("/mon-compte/sessions/terminer-autres", post(pages::account::end_other_sessions))
         .route("/deconnexion", post(pages::account::logout))
+        .route("/mot-de-passe-oublie", get(pages::reset::show).post(pages::reset::submit))
+        .route("/mot-de-passe-oublie/lien", get(pages::reset::open_link))
+        .route("/mot-de-passe-oublie/nouveau", get(pages::reset::show_new).post(pages::reset::submit_new))
         .route("/static/sesame.css", get(stylesheet))
         .route("/static/sesame.js", get(script))
         .route("/healthz", get(healthz))

@@ -21,6 +21,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("services.html", include_str!("../templates/services.html")),
     ("account.html", include_str!("../templates/account.html")),
     ("message.html", include_str!("../templates/message.html")),
+    ("forgot.html", include_str!("../templates/forgot.html")),
+    ("reset_new.html", include_str!("../templates/reset_new.html")),
 ];
 
 pub fn environment() -> Environment<'static> {

@@ -5,6 +5,7 @@ use sesame_core::auth::AuthService;
 use sesame_core::clock::{Clock, SystemClock};
 use sesame_core::hashing::PasswordHasher;
 use sesame_core::policy::PasswordPolicy;
+use sesame_core::reset::ResetService;
 use sesame_core::store::Store;
 use sesame_mail::{Catalogue, FileTransport, OutboxWorker, SmtpTransport, Transport, TransportKind};
 use sesame_web::WebSettings;
@@ -46,6 +47,15 @@ pub fn web_state(
     clock: &Arc<dyn Clock>,
     hasher: PasswordHasher,
 ) -> sesame_web::AppState {
+    let reset = ResetService::new(
+        Arc::clone(store),
+        Arc::clone(clock),
+        hasher.clone(),
+        PasswordPolicy::new(&config.policy),
+        config.branding.clone(),
+        config.reset.clone(),
+        &config.public_url,
+    );
     let auth = AuthService::new(
         Arc::clone(store),
         Arc::clone(clock),
@@ -61,7 +71,7 @@ pub fn web_state(
         services: config.services.clone(),
         captcha: config.captcha.clone(),
     };
-    sesame_web::AppState::new(auth, settings, config.branding.clone())
+    sesame_web::AppState::new(auth, reset, settings, config.branding.clone())
 }
 
 pub fn accounts(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<AccountService, CliError> {

@@ -14,6 +14,7 @@ use sesame_core::auth::SessionSettings;
 use sesame_core::branding::Branding;
 use sesame_core::hashing::HashingSettings;
 use sesame_core::policy::{PolicySettings, Preset};
+use sesame_core::reset::ResetSettings;
 use sesame_core::throttle::ThrottleSettings;
 use sesame_core::types::Email;
 use sesame_mail::MailSettings;
@@ -49,6 +50,7 @@ pub struct Config {
     pub session: SessionSettings,
     pub throttle: ThrottleSettings,
     pub captcha: CaptchaSettings,
+    pub reset: ResetSettings,
     pub hashing: HashingSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
@@ -70,6 +72,7 @@ impl Default for Config {
             session: SessionSettings::default(),
             throttle: ThrottleSettings::default(),
             captcha: CaptchaSettings::default(),
+            reset: ResetSettings::default(),
             hashing: HashingSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
@@ -347,6 +350,7 @@ fn validate(config: &Config) -> Vec<Problem> {
         config.mail.problems(),
         config.session.problems(),
         config.throttle.problems(),
+        config.reset.problems(),
     ];
     out.extend(sections.into_iter().flatten().map(|(k, r)| problem(k, r)));
     if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {
@@ -378,6 +382,9 @@ fn warnings(config: &Config) -> Vec<Problem> {
     }
     if !config.captcha.enabled {
         out.push(problem("captcha.enabled", "the captcha is off: only for automated environments"));
+    }
+    if config.reset.show_masked_email {
+        out.push(problem("reset.show_masked_email", "the confirmation page shows a masked address for known identifiers: it tells anyone that the account exists"));
     }
     if !config.throttle.enabled {
         out.push(problem("throttle.enabled", "login throttling is off: only for benchmarks"));

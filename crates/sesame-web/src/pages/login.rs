@@ -61,10 +61,8 @@ pub struct LoginForm {
     identifiant: String,
     #[serde(default)]
     mot_de_passe: String,
-    #[serde(default)]
-    captcha_id: String,
-    #[serde(default)]
-    captcha: String,
+    #[serde(flatten)]
+    answer: crate::captcha::Answer,
     #[serde(default)]
     nouveau_code: Option<String>,
 }
@@ -107,8 +105,7 @@ pub async fn submit(
     let Some(password) = password.filter(|_| errors.is_empty()) else {
         return Ok(render(errors, new_captcha().await?));
     };
-    let captcha_passed =
-        !captcha_on || (!form.captcha_id.is_empty() && state.check_captcha(&form.captcha_id, &form.captcha).await?);
+    let captcha_passed = !captcha_on || (!form.answer.is_empty() && state.check_captcha(&form.answer).await?);
     let ctx = client.context(Actor::Anonymous);
     match state.auth.login(identifier, &password, captcha_passed, &ctx).await? {
         LoginOutcome::SignedIn(opened) => {
@@ -118,7 +115,7 @@ pub async fn submit(
         }
         LoginOutcome::Refused { .. } => Ok(render(vec![FieldError::form(REFUSED)], new_captcha().await?)),
         LoginOutcome::CaptchaFailed => {
-            let message = if form.captcha.trim().is_empty() {
+            let message = if form.answer.is_empty() {
                 "Recopiez le code de l'image : il est demandé après plusieurs échecs de connexion."
             } else {
                 "Le code recopié est incorrect ou a expiré. Un nouveau code vous est proposé."

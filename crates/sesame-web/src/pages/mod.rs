@@ -4,6 +4,7 @@
 pub mod account;
 pub mod first_connection;
 pub mod login;
+pub mod reset;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

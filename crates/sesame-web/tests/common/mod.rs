@@ -36,6 +36,7 @@ pub struct Options {
     pub captcha: bool,
     pub sessions: SessionSettings,
     pub services: Vec<sesame_web::PortalService>,
+    pub reset: sesame_core::reset::ResetSettings,
 }
 
 impl Default for Options {
@@ -46,6 +47,7 @@ impl Default for Options {
             captcha: true,
             sessions: SessionSettings::default(),
             services: Vec::new(),
+            reset: sesame_core::reset::ResetSettings::default(),
         }
     }
 }
@@ -81,13 +83,22 @@ impl TestApp {
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let reset = sesame_core::reset::ResetService::new(
+            Arc::clone(&store),
+            clock.clone(),
+            hasher.clone(),
+            PasswordPolicy::new(&options.policy),
+            branding(),
+            options.reset.clone(),
+            &base,
+        );
         let settings = WebSettings {
             public_url: base.clone(),
             trusted_proxies: Vec::new(),
             services: options.services.clone(),
             captcha: CaptchaSettings { enabled: options.captcha },
         };
-        let app = sesame_web::router(AppState::new(auth, settings, branding()));
+        let app = sesame_web::router(AppState::new(auth, reset, settings, branding()));
         tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
         });
@@ -161,7 +172,7 @@ impl TestApp {
     /// The e-mails queued so far, oldest first (claimed: read once).
     pub async fn mails(&self) -> Vec<(String, MailMessage)> {
         let now = self.clock.now_for_tests();
-        let mut out: Vec<_> = self.store.claim_due_mail(now, now + time::Duration::minutes(1), 100).await.unwrap();
+        let mut out: Vec<_> = self.store.claim_due_mail(now, now + time::Duration::days(36_500), 100).await.unwrap();
         out.sort_by_key(|m| m.id);
         out.into_iter().map(|m| (m.to, m.message)).collect()
     }

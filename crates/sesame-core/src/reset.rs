@@ -1,0 +1,247 @@
+//! "Mot de passe oublié": a link by e-mail, then a new password.
+//!
+//! The request answers the same whatever the identifier. The link carries 256 random bits, only
+//! their digest is stored; it lives 60 minutes, is revoked by a newer request and by any password
+//! change, and only the final submission uses it up, atomically.
+
+use secrecy::ExposeSecret as _;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use time::Duration;
+
+use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
+use crate::auth::AuthError;
+use crate::branding::Branding;
+use crate::clock::Clock;
+use crate::hashing::PasswordHasher;
+use crate::mail::{MailMessage, OutboxMail};
+use crate::model::{Account, AccountStatus, PasswordCredential};
+use crate::policy::{self, PasswordPolicy, PolicyContext, Rule, Violation};
+use crate::secret::{digest, generate_token};
+use crate::store::Store;
+use crate::types::{Identifier, Password};
+
+/// `[reset]`
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResetSettings {
+    /// How long a link works (minutes).
+    pub link_minutes: u32,
+    /// Reset e-mails per account and hour; more requests are silently ignored.
+    pub max_per_hour: u32,
+    /// Show `*******@domaine.fr` on the confirmation page, as the guide does. Off by default: it
+    /// tells whoever types an identifier that the account exists.
+    pub show_masked_email: bool,
+}
+
+impl Default for ResetSettings {
+    fn default() -> Self {
+        Self { link_minutes: 60, max_per_hour: 3, show_masked_email: false }
+    }
+}
+
+impl ResetSettings {
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        if !(5..=24 * 60).contains(&self.link_minutes) {
+            out.push(("reset.link_minutes", "must be between 5 and 1440".to_owned()));
+        }
+        if self.max_per_hour == 0 {
+            out.push(("reset.max_per_hour", "must be at least 1".to_owned()));
+        }
+        out
+    }
+}
+
+/// What the requester is told (the same page in every case but, when configured, the address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestAnswer {
+    pub masked_email: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ResetOutcome {
+    /// Changed; every session, token and link of the account ended. No one is signed in.
+    Done,
+    /// Nothing changed; every failed rule.
+    Refused(Vec<Violation>),
+    /// Unknown, used, revoked or expired link: one answer for all.
+    InvalidLink,
+}
+
+#[derive(Debug, Clone)]
+pub struct ResetService {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+    policy: PasswordPolicy,
+    branding: Branding,
+    settings: ResetSettings,
+    public_url: String,
+}
+
+impl ResetService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        branding: Branding,
+        settings: ResetSettings,
+        public_url: &str,
+    ) -> Self {
+        let public_url = public_url.trim_end_matches('/').to_owned();
+        Self { store, clock, hasher, policy, branding, settings, public_url }
+    }
+
+    pub fn policy(&self) -> &PasswordPolicy {
+        &self.policy
+    }
+
+    /// Sends a link if the identifier names an active account under its hourly limit. The
+    /// answer does not depend on it (except the masked address, when configured).
+    pub async fn request(&self, identifier: &str, ctx: &RequestContext) -> Result<RequestAnswer, AuthError> {
+        let now = self.clock.now();
+        let key = Identifier::key_of(identifier);
+        let account = self.store.account_by_identifier_key(&key).await?;
+        let recent = match &account {
+            Some(a) => self.store.reset_tokens_issued_since(a.id, now - Duration::hours(1)).await?,
+            None => 0,
+        };
+        let masked = account.as_ref().filter(|_| self.settings.show_masked_email).map(|a| a.email.masked());
+        let (outcome, reason) = match &account {
+            None => (Outcome::Ignored, "unknown_identifier"),
+            Some(a) if a.status == AccountStatus::Disabled => (Outcome::Ignored, "account_disabled"),
+            Some(_) if recent >= self.settings.max_per_hour => (Outcome::Ignored, "hourly_limit"),
+            Some(_) => (Outcome::Success, "sent"),
+        };
+        let mut tx = self.store.begin().await?;
+        if let (Some(account), Outcome::Success) = (&account, outcome) {
+            let token = generate_token(32);
+            let minutes = self.settings.link_minutes;
+            tx.insert_reset_token(
+                account.id,
+                &digest(token.expose_secret()),
+                now,
+                now + Duration::minutes(i64::from(minutes)),
+            )
+            .await?;
+            let link = format!("{}/mot-de-passe-oublie/lien?jeton={}", self.public_url, token.expose_secret());
+            let message = MailMessage::ResetLink {
+                first_name: account.first_name.to_string(),
+                last_name: account.last_name.to_string(),
+                link,
+                valid_minutes: minutes,
+            };
+            tx.enqueue_mail(&mail_to(account, message), now).await?;
+        }
+        let details = serde_json::json!({ "result": reason });
+        tx.append_audit(
+            &AuditEvent::new(AuditAction::ResetRequested, outcome, account.map(|a| a.id), ctx).with_details(details),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(RequestAnswer { masked_email: masked })
+    }
+
+    /// Whether a link is live, without using it (mail scanners open links).
+    pub async fn link_is_valid(&self, token: &str) -> Result<bool, AuthError> {
+        Ok(self.store.reset_token_account(&digest(token), self.clock.now()).await?.is_some())
+    }
+
+    /// Sets the new password through a live link. Uses the link up only when everything is
+    /// accepted; of two concurrent submissions, one succeeds.
+    pub async fn complete(
+        &self,
+        token: &str,
+        new: &Password,
+        confirmation: &Password,
+        ctx: &RequestContext,
+    ) -> Result<ResetOutcome, AuthError> {
+        let hash = digest(token);
+        let Some(account_id) = self.store.reset_token_account(&hash, self.clock.now()).await? else {
+            self.refused(None, "invalid_link", ctx).await?;
+            return Ok(ResetOutcome::InvalidLink);
+        };
+        let Some(account) = self.store.account_by_id(account_id).await?.filter(|a| a.status == AccountStatus::Active)
+        else {
+            self.refused(Some(account_id), "account_disabled", ctx).await?;
+            return Ok(ResetOutcome::InvalidLink);
+        };
+        let violations = self.violations(&account, new, confirmation).await?;
+        if !violations.is_empty() {
+            let codes: Vec<&str> = violations.iter().map(|v| v.rule.code()).collect();
+            self.refused(Some(account.id), &codes.join(","), ctx).await?;
+            return Ok(ResetOutcome::Refused(violations));
+        }
+        let phc = self.hasher.hash(new).await?;
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        if tx.consume_reset_token(&hash, now).await? != Some(account.id) {
+            drop(tx);
+            self.refused(Some(account.id), "link_already_used", ctx).await?;
+            return Ok(ResetOutcome::InvalidLink);
+        }
+        tx.set_password(account.id, &PasswordCredential { phc, temporary_until: None, changed_at: now }).await?;
+        tx.revoke_all_access(account.id, now).await?;
+        tx.clear_login_failures(&account.identifier.key()).await?;
+        let message = MailMessage::PasswordChanged {
+            first_name: account.first_name.to_string(),
+            last_name: account.last_name.to_string(),
+            changed_at: now,
+        };
+        tx.enqueue_mail(&mail_to(&account, message), now).await?;
+        tx.append_audit(&AuditEvent::new(AuditAction::ResetCompleted, Outcome::Success, Some(account.id), ctx), now)
+            .await?;
+        tx.commit().await?;
+        Ok(ResetOutcome::Done)
+    }
+
+    async fn violations(
+        &self,
+        account: &Account,
+        new: &Password,
+        confirmation: &Password,
+    ) -> Result<Vec<Violation>, AuthError> {
+        let mut violations = Vec::new();
+        if new != confirmation {
+            violations.push(Violation {
+                rule: Rule::Confirmation,
+                message: "Les deux saisies du nouveau mot de passe ne sont pas identiques.".into(),
+            });
+        }
+        violations.extend(self.policy.check(new, &PolicyContext::new(account, &self.branding)));
+        let depth = self.policy.history() + 1;
+        for (i, phc) in self.store.password_history(account.id, depth).await?.iter().enumerate() {
+            if self.hasher.verify(new, phc).await?.matches {
+                violations.push(if i == 0 {
+                    policy::reused_current()
+                } else {
+                    policy::reused_recent(self.policy.history())
+                });
+                break;
+            }
+        }
+        Ok(violations)
+    }
+
+    async fn refused(
+        &self,
+        account: Option<crate::model::AccountId>,
+        reason: &str,
+        ctx: &RequestContext,
+    ) -> Result<(), AuthError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let event = AuditEvent::new(AuditAction::ResetRefused, Outcome::Failure, account, ctx)
+            .with_details(serde_json::json!({ "reason": reason }));
+        tx.append_audit(&event, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+fn mail_to(account: &Account, message: MailMessage) -> OutboxMail {
+    OutboxMail { account_id: Some(account.id), to: account.email.clone(), to_name: account.display_name(), message }
+}
