@@ -13,10 +13,11 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use crate::branding::Branding;
 use crate::clock::Clock;
+use crate::credentials::{self, mail_to};
 use crate::hashing::{HashError, PasswordHasher};
-use crate::mail::{MailMessage, OutboxMail};
+use crate::mail::MailMessage;
 use crate::model::{Account, AccountId, AccountStatus, PasswordCredential};
-use crate::policy::{self, PasswordPolicy, PolicyContext, Rule, Violation};
+use crate::policy::{PasswordPolicy, Violation};
 use crate::secret::{digest, generate_token};
 use crate::session::{AuthMethod, NewSession, Session, SessionId};
 use crate::store::{Store, StoreError, Tx};
@@ -412,25 +413,16 @@ impl AuthService {
                 None => return Ok(ChangeOutcome::WrongCurrentPassword),
             },
         }
-        let mut violations = Vec::new();
-        if new != confirmation {
-            violations.push(Violation {
-                rule: Rule::Confirmation,
-                message: "Les deux saisies du nouveau mot de passe ne sont pas identiques.".into(),
-            });
-        }
-        violations.extend(self.policy.check(new, &PolicyContext::new(account, &self.branding)));
-        if self.hasher.verify(new, &credential.phc).await?.matches {
-            violations.push(policy::reused_current());
-        } else if self.policy.history() > 0 {
-            // The history's newest entry is the current password, checked above.
-            for phc in self.store.password_history(account.id, self.policy.history() + 1).await?.iter().skip(1) {
-                if self.hasher.verify(new, phc).await?.matches {
-                    violations.push(policy::reused_recent(self.policy.history()));
-                    break;
-                }
-            }
-        }
+        let violations = credentials::violations(
+            &*self.store,
+            &self.hasher,
+            &self.policy,
+            &self.branding,
+            account,
+            new,
+            confirmation,
+        )
+        .await?;
         if !violations.is_empty() {
             let codes: Vec<&str> = violations.iter().map(|v| v.rule.code()).collect();
             self.audit(
@@ -472,10 +464,6 @@ impl AuthService {
         tx.commit().await?;
         Ok(())
     }
-}
-
-fn mail_to(account: &Account, message: MailMessage) -> OutboxMail {
-    OutboxMail { account_id: Some(account.id), to: account.email.clone(), to_name: account.display_name(), message }
 }
 
 /// A short digest of what was typed as an identifier: correlates attempts in the audit trail

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 pub mod branding;
 pub mod clock;
+mod credentials;
 pub mod hashing;
 pub mod mail;
 pub mod model;

@@ -13,10 +13,11 @@ use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use crate::auth::AuthError;
 use crate::branding::Branding;
 use crate::clock::Clock;
+use crate::credentials::{self, mail_to};
 use crate::hashing::PasswordHasher;
-use crate::mail::{MailMessage, OutboxMail};
-use crate::model::{Account, AccountStatus, PasswordCredential};
-use crate::policy::{self, PasswordPolicy, PolicyContext, Rule, Violation};
+use crate::mail::MailMessage;
+use crate::model::{AccountStatus, PasswordCredential};
+use crate::policy::{PasswordPolicy, Violation};
 use crate::secret::{digest, generate_token};
 use crate::store::Store;
 use crate::types::{Identifier, Password};
@@ -169,7 +170,16 @@ impl ResetService {
             self.refused(Some(account_id), "account_disabled", ctx).await?;
             return Ok(ResetOutcome::InvalidLink);
         };
-        let violations = self.violations(&account, new, confirmation).await?;
+        let violations = credentials::violations(
+            &*self.store,
+            &self.hasher,
+            &self.policy,
+            &self.branding,
+            &account,
+            new,
+            confirmation,
+        )
+        .await?;
         if !violations.is_empty() {
             let codes: Vec<&str> = violations.iter().map(|v| v.rule.code()).collect();
             self.refused(Some(account.id), &codes.join(","), ctx).await?;
@@ -198,34 +208,6 @@ impl ResetService {
         Ok(ResetOutcome::Done)
     }
 
-    async fn violations(
-        &self,
-        account: &Account,
-        new: &Password,
-        confirmation: &Password,
-    ) -> Result<Vec<Violation>, AuthError> {
-        let mut violations = Vec::new();
-        if new != confirmation {
-            violations.push(Violation {
-                rule: Rule::Confirmation,
-                message: "Les deux saisies du nouveau mot de passe ne sont pas identiques.".into(),
-            });
-        }
-        violations.extend(self.policy.check(new, &PolicyContext::new(account, &self.branding)));
-        let depth = self.policy.history() + 1;
-        for (i, phc) in self.store.password_history(account.id, depth).await?.iter().enumerate() {
-            if self.hasher.verify(new, phc).await?.matches {
-                violations.push(if i == 0 {
-                    policy::reused_current()
-                } else {
-                    policy::reused_recent(self.policy.history())
-                });
-                break;
-            }
-        }
-        Ok(violations)
-    }
-
     async fn refused(
         &self,
         account: Option<crate::model::AccountId>,
@@ -240,8 +222,4 @@ impl ResetService {
         tx.commit().await?;
         Ok(())
     }
-}
-
-fn mail_to(account: &Account, message: MailMessage) -> OutboxMail {
-    OutboxMail { account_id: Some(account.id), to: account.email.clone(), to_name: account.display_name(), message }
 }

@@ -11,7 +11,7 @@ use sesame_core::auth::{ChangeOutcome, Proof, SignedIn};
 use sesame_core::session::{AuthMethod, Session, SessionId};
 use time::macros::format_description;
 
-use super::{failed_rules, password_field, violation_errors};
+use super::{failed_rules, new_password_fields, password_field, violation_errors};
 use crate::AppState;
 use crate::error::WebError;
 use crate::request::Client;
@@ -142,27 +142,21 @@ pub async fn change_password(
     client: Client,
     Form(form): Form<ChangeForm>,
 ) -> Result<Response, WebError> {
-    if let Some(refusal) = state.csrf_refusal(&headers, &form.csrf) {
-        return Ok(refusal);
-    }
-    let user = match state.require_user(&headers).await? {
+    let user = match state.signed_in_post(&headers, &form.csrf).await? {
         Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+        Err(response) => return Ok(response),
     };
     let current =
         password_field(&form.mot_de_passe_actuel, "mot_de_passe_actuel", "Saisissez votre mot de passe actuel.");
-    let new =
-        password_field(&form.nouveau_mot_de_passe, "nouveau_mot_de_passe", "Saisissez votre nouveau mot de passe.");
-    let confirmation =
-        password_field(&form.confirmation, "confirmation", "Saisissez à nouveau votre nouveau mot de passe.");
-    let (current, new, confirmation) = match (current, new, confirmation) {
-        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-        (a, b, c) => {
-            let errors = [a.err(), b.err(), c.err()].into_iter().flatten().collect();
-            let page = account_page(&state, &user, errors, Vec::new(), None).await?;
-            return Ok(state.render(&headers, Some(&user), page));
-        }
-    };
+    let (current, new, confirmation) =
+        match (current, new_password_fields(&form.nouveau_mot_de_passe, &form.confirmation)) {
+            (Ok(current), Ok((new, confirmation))) => (current, new, confirmation),
+            (current, fields) => {
+                let errors = current.err().into_iter().chain(fields.err().into_iter().flatten()).collect();
+                let page = account_page(&state, &user, errors, Vec::new(), None).await?;
+                return Ok(state.render(&headers, Some(&user), page));
+            }
+        };
     let ctx = client.context(Actor::Account(user.account.id));
     let (errors, failed) =
         match state.auth.change_password(&user, Proof::CurrentPassword(&current), &new, &confirmation, &ctx).await? {
@@ -194,12 +188,9 @@ pub async fn end_session(
     client: Client,
     Form(form): Form<SessionForm>,
 ) -> Result<Response, WebError> {
-    if let Some(refusal) = state.csrf_refusal(&headers, &form.csrf) {
-        return Ok(refusal);
-    }
-    let user = match state.require_user(&headers).await? {
+    let user = match state.signed_in_post(&headers, &form.csrf).await? {
         Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+        Err(response) => return Ok(response),
     };
     let Some(id) = form.session else {
         return Ok(see_other("/mon-compte"));
@@ -223,12 +214,9 @@ pub async fn end_other_sessions(
     client: Client,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, WebError> {
-    if let Some(refusal) = state.csrf_refusal(&headers, &form.csrf) {
-        return Ok(refusal);
-    }
-    let user = match state.require_user(&headers).await? {
+    let user = match state.signed_in_post(&headers, &form.csrf).await? {
         Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
+        Err(response) => return Ok(response),
     };
     state.auth.end_session(&user, None, &client.context(Actor::Account(user.account.id))).await?;
     Ok(see_other("/mon-compte?confirmation=sessions-terminees"))

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use sesame_core::audit::Actor;
 use sesame_core::auth::{ChangeOutcome, Proof, SignedIn};
 
-use super::{failed_rules, password_field, violation_errors};
+use super::{failed_rules, new_password_fields, violation_errors};
 use crate::AppState;
 use crate::error::WebError;
 use crate::request::Client;
@@ -61,14 +61,9 @@ pub async fn submit(
         Ok(user) => user,
         Err(redirect) => return Ok(redirect),
     };
-    let new =
-        password_field(&form.nouveau_mot_de_passe, "nouveau_mot_de_passe", "Saisissez votre nouveau mot de passe.");
-    let confirmation =
-        password_field(&form.confirmation, "confirmation", "Saisissez à nouveau votre nouveau mot de passe.");
-    let (new, confirmation) = match (new, confirmation) {
-        (Ok(n), Ok(c)) => (n, c),
-        (n, c) => {
-            let errors = [n.err(), c.err()].into_iter().flatten().collect();
+    let (new, confirmation) = match new_password_fields(&form.nouveau_mot_de_passe, &form.confirmation) {
+        Ok(fields) => fields,
+        Err(errors) => {
             return Ok(state.render(&headers, Some(&user), page(&state, errors, Vec::new())));
         }
     };

@@ -67,6 +67,19 @@ impl AppState {
         response
     }
 
+    /// The preamble of every signed-in form: the CSRF check, then the signed-in user (or the
+    /// response to send instead).
+    pub async fn signed_in_post(
+        &self,
+        headers: &HeaderMap,
+        csrf: &str,
+    ) -> Result<Result<SignedIn, Response>, WebError> {
+        if let Some(refusal) = self.csrf_refusal(headers, csrf) {
+            return Ok(Err(refusal));
+        }
+        self.require_user(headers).await
+    }
+
     /// Refuses a state-changing request that does not prove it comes from our page.
     pub fn csrf_refusal(&self, headers: &HeaderMap, token: &str) -> Option<Response> {
         if csrf_ok(headers, &self.settings, token) {
@@ -104,6 +117,16 @@ pub fn password_field(raw: &str, field: &'static str, empty_message: &str) -> Re
         PasswordInputError::Empty => FieldError::on(field, empty_message),
         PasswordInputError::TooLong => FieldError::on(field, "Le mot de passe ne doit pas dépasser 256 caractères."),
     })
+}
+
+/// Reads the two new-password fields of a form; every empty or overlong one is an error.
+pub fn new_password_fields(new: &str, confirmation: &str) -> Result<(Password, Password), Vec<FieldError>> {
+    let new = password_field(new, "nouveau_mot_de_passe", "Saisissez votre nouveau mot de passe.");
+    let confirmation = password_field(confirmation, "confirmation", "Saisissez à nouveau votre nouveau mot de passe.");
+    match (new, confirmation) {
+        (Ok(n), Ok(c)) => Ok((n, c)),
+        (n, c) => Err([n.err(), c.err()].into_iter().flatten().collect()),
+    }
 }
 
 /// Policy refusals shown next to the new-password fields.

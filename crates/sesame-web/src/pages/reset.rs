@@ -12,7 +12,7 @@ use serde::Deserialize;
 use sesame_core::audit::Actor;
 use sesame_core::reset::ResetOutcome;
 
-use super::{failed_rules, password_field, too_many_requests, violation_errors};
+use super::{failed_rules, new_password_fields, too_many_requests, violation_errors};
 use crate::AppState;
 use crate::captcha::Answer;
 use crate::error::WebError;
@@ -207,14 +207,9 @@ pub async fn submit_new(
     let Some(token) = token_of(&state, &headers) else {
         return Ok(state.invalid_link(&headers));
     };
-    let new =
-        password_field(&form.nouveau_mot_de_passe, "nouveau_mot_de_passe", "Saisissez votre nouveau mot de passe.");
-    let confirmation =
-        password_field(&form.confirmation, "confirmation", "Saisissez à nouveau votre nouveau mot de passe.");
-    let (new, confirmation) = match (new, confirmation) {
-        (Ok(n), Ok(c)) => (n, c),
-        (n, c) => {
-            let errors = [n.err(), c.err()].into_iter().flatten().collect();
+    let (new, confirmation) = match new_password_fields(&form.nouveau_mot_de_passe, &form.confirmation) {
+        Ok(fields) => fields,
+        Err(errors) => {
             return Ok(state.render(&headers, None, new_password_page(&state, errors, Vec::new())));
         }
     };
