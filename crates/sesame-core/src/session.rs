@@ -68,3 +68,69 @@ pub struct ThrottleState {
     pub window_failures: u32,
     pub blocked_until: Option<OffsetDateTime>,
 }
+
+/// What an API token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Short-lived bearer token for `/api/v1`.
+    Access,
+    /// Long-lived, single-use, rotated at each refresh; a reuse revokes its whole family.
+    Refresh,
+    /// Single-use ticket allowing only to replace a temporary password.
+    ChangeTicket,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+            Self::ChangeTicket => "change_ticket",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            "change_ticket" => Some(Self::ChangeTicket),
+            _ => None,
+        }
+    }
+}
+
+/// A token to store: only its digest.
+#[derive(Debug, Clone)]
+pub struct NewApiToken {
+    pub token_hash: Vec<u8>,
+    pub account_id: AccountId,
+    pub kind: TokenKind,
+    /// Tokens of one sign-in share a family (one line in "Mon compte").
+    pub family: String,
+    pub client_name: Option<String>,
+    pub auth_method: AuthMethod,
+    pub ip: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub id: i64,
+    pub account_id: AccountId,
+    pub kind: TokenKind,
+    pub family: String,
+    pub client_name: Option<String>,
+    pub auth_method: AuthMethod,
+    pub ip: Option<String>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    pub used_at: Option<OffsetDateTime>,
+    pub revoked_at: Option<OffsetDateTime>,
+}
+
+impl ApiToken {
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        self.used_at.is_none() && self.revoked_at.is_none() && self.expires_at > now
+    }
+}

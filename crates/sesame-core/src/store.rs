@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use crate::audit::{AuditEvent, AuditFilter, AuditRecord};
 use crate::mail::{MailMessage, OutboxMail, QueuedMail};
 use crate::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
-use crate::session::{NewSession, Session, SessionId, ThrottleState};
+use crate::session::{ApiToken, NewApiToken, NewSession, Session, SessionId, ThrottleState, TokenKind};
 use time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn reset_token_account(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<AccountId>>;
     /// Reset links issued for the account since `since` (used, revoked or not).
     async fn reset_tokens_issued_since(&self, account: AccountId, since: OffsetDateTime) -> StoreResult<u32>;
+
+    /// The API token with this digest and kind, live or not (a used refresh token is how reuse
+    /// is detected).
+    async fn api_token(&self, token_hash: &[u8], kind: TokenKind) -> StoreResult<Option<ApiToken>>;
+    /// The account's live desktop sign-ins: its live refresh tokens, newest first.
+    async fn api_sessions_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<ApiToken>>;
 
     /// The throttling counters of an identifier key, if it ever failed.
     async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>>;
@@ -156,6 +162,12 @@ pub trait Tx: Send {
     async fn set_login_block(&mut self, key: &str, until: Option<OffsetDateTime>) -> StoreResult<()>;
     /// Forgets an identifier's failures (after a success or a password reset).
     async fn clear_login_failures(&mut self, key: &str) -> StoreResult<()>;
+
+    async fn insert_api_token(&mut self, token: &NewApiToken) -> StoreResult<()>;
+    /// Uses a live single-use token (refresh, change ticket) up, atomically; false if it was not live.
+    async fn use_api_token(&mut self, id: i64, now: OffsetDateTime) -> StoreResult<bool>;
+    /// Revokes every token of a family (one desktop sign-in); returns how many were live.
+    async fn revoke_token_family(&mut self, account: AccountId, family: &str, now: OffsetDateTime) -> StoreResult<u64>;
 
     /// Issues a reset link; earlier live links of the account are revoked (a newer request wins).
     async fn insert_reset_token(

@@ -8,12 +8,12 @@ use sesame_core::audit::{AuditEvent, AuditFilter, AuditRecord};
 use sesame_core::clock::to_unix_millis;
 use sesame_core::mail::{MailMessage, OutboxMail, QueuedMail};
 use sesame_core::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential};
-use sesame_core::session::{NewSession, Session, SessionId, ThrottleState};
+use sesame_core::session::{ApiToken, NewApiToken, NewSession, Session, SessionId, ThrottleState, TokenKind};
 use sesame_core::store::{Purged, Store, StoreError, StoreResult, Tx};
 use std::path::Path;
 use time::{Duration, OffsetDateTime};
 
-use crate::rows::{self, AccountRow, AuditRow, CredentialRow, OutboxRow, SessionRow, ThrottleRow};
+use crate::rows::{self, AccountRow, ApiTokenRow, AuditRow, CredentialRow, OutboxRow, SessionRow, ThrottleRow};
 
 use crate::{account_select, map_err};
 
@@ -202,6 +202,33 @@ impl Store for SqlStore {
             .await
             .map_err(map_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
+    async fn api_token(&self, token_hash: &[u8], kind: TokenKind) -> StoreResult<Option<ApiToken>> {
+        let row = sqlx::query_as::<_, ApiTokenRow>(concat!(
+            "SELECT id, account_id, kind, family, client_name, auth_method, ip, created_at, expires_at, used_at, revoked_at",
+            " FROM api_tokens WHERE token_hash = $1 AND kind = $2"
+        ))
+        .bind(token_hash)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(ApiToken::try_from).transpose()
+    }
+
+    async fn api_sessions_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<ApiToken>> {
+        let rows = sqlx::query_as::<_, ApiTokenRow>(concat!(
+            "SELECT id, account_id, kind, family, client_name, auth_method, ip, created_at, expires_at, used_at, revoked_at",
+            " FROM api_tokens WHERE account_id = $1 AND kind = 'refresh'",
+            " AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2 ORDER BY id DESC"
+        ))
+        .bind(account.0)
+        .bind(to_unix_millis(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.into_iter().map(ApiToken::try_from).collect()
     }
 
     async fn throttle_state(&self, key: &str) -> StoreResult<Option<ThrottleState>> {
@@ -516,6 +543,50 @@ impl Tx for SqlTx {
             .await
             .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn insert_api_token(&mut self, t: &NewApiToken) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "INSERT INTO api_tokens (token_hash, account_id, kind, family, client_name, auth_method, ip, created_at, expires_at)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        ))
+        .bind(&t.token_hash)
+        .bind(t.account_id.0)
+        .bind(t.kind.as_str())
+        .bind(&t.family)
+        .bind(t.client_name.as_deref())
+        .bind(t.auth_method.as_str())
+        .bind(t.ip.as_deref())
+        .bind(to_unix_millis(t.created_at))
+        .bind(to_unix_millis(t.expires_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_api_token(&mut self, id: i64, now: OffsetDateTime) -> StoreResult<bool> {
+        let done = sqlx::query(concat!(
+            "UPDATE api_tokens SET used_at = $1",
+            " WHERE id = $2 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $1"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(id)
+        .execute(&mut *self.tx)
+        .await
+        .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn revoke_token_family(&mut self, account: AccountId, family: &str, now: OffsetDateTime) -> StoreResult<u64> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND family = $3 AND revoked_at IS NULL")
+            .bind(to_unix_millis(now))
+            .bind(account.0)
+            .bind(family)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn insert_reset_token(&mut self, account: AccountId, token_hash: &[u8], now: OffsetDateTime, expires_at: OffsetDateTime) -> StoreResult<()> {

@@ -4,7 +4,7 @@ use sesame_core::audit::AuditRecord;
 use sesame_core::clock::from_unix_millis;
 use sesame_core::mail::QueuedMail;
 use sesame_core::model::{Account, AccountId, AccountStatus, PasswordCredential};
-use sesame_core::session::{AuthMethod, Session, SessionId, ThrottleState};
+use sesame_core::session::{ApiToken, AuthMethod, Session, SessionId, ThrottleState, TokenKind};
 use sesame_core::store::StoreError;
 use sesame_core::types::{Email, Identifier, NationalId, PersonName};
 
@@ -184,5 +184,41 @@ impl From<ThrottleRow> for ThrottleState {
             window_failures: u32::try_from(r.window_failures).unwrap_or(u32::MAX),
             blocked_until: r.blocked_until.map(from_unix_millis),
         }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApiTokenRow {
+    id: i64,
+    account_id: i64,
+    kind: String,
+    family: String,
+    client_name: Option<String>,
+    auth_method: String,
+    ip: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl TryFrom<ApiTokenRow> for ApiToken {
+    type Error = StoreError;
+
+    fn try_from(r: ApiTokenRow) -> Result<Self, StoreError> {
+        let corrupt = |what: &str, value: &str| StoreError::Corrupt(format!("api token {}: {what} '{value}'", r.id));
+        Ok(Self {
+            id: r.id,
+            account_id: AccountId(r.account_id),
+            kind: TokenKind::parse(&r.kind).ok_or_else(|| corrupt("kind", &r.kind))?,
+            family: r.family.clone(),
+            client_name: r.client_name.clone(),
+            auth_method: AuthMethod::parse(&r.auth_method).ok_or_else(|| corrupt("method", &r.auth_method))?,
+            ip: r.ip.clone(),
+            created_at: from_unix_millis(r.created_at),
+            expires_at: from_unix_millis(r.expires_at),
+            used_at: r.used_at.map(from_unix_millis),
+            revoked_at: r.revoked_at.map(from_unix_millis),
+        })
     }
 }

@@ -5,7 +5,7 @@
 use sesame_core::audit::{AuditAction, AuditEvent, AuditFilter, Outcome, RequestContext};
 use sesame_core::mail::{IssueReason, MailMessage, OutboxMail, REDACTED};
 use sesame_core::model::{AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
-use sesame_core::session::{AuthMethod, NewSession, SessionId};
+use sesame_core::session::{AuthMethod, NewApiToken, NewSession, SessionId, TokenKind};
 use sesame_core::store::{Store, StoreError};
 use sesame_core::types::{Email, Identifier, NationalId, PersonName};
 use sesame_store::{StoreOptions, connect_and_migrate};
@@ -61,6 +61,7 @@ contract!(
     password_history_is_newest_first,
     reset_links_are_superseded_single_use_and_expire,
     a_reset_link_is_consumed_once_under_concurrency,
+    api_tokens_are_single_use_by_family_and_listed_as_sessions,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {
@@ -588,4 +589,47 @@ async fn a_reset_link_is_consumed_once_under_concurrency(db: &Db) {
     }
     let wins = tasks.join_all().await.into_iter().filter(|w| *w).count();
     assert_eq!(wins, 1);
+}
+
+fn api_token(account: AccountId, token: &str, kind: TokenKind, family: &str) -> NewApiToken {
+    NewApiToken {
+        token_hash: sesame_core::secret::digest(token),
+        account_id: account,
+        kind,
+        family: family.into(),
+        client_name: Some("Therap-e autonome".into()),
+        auth_method: AuthMethod::Password,
+        ip: Some("192.0.2.9".into()),
+        created_at: T0,
+        expires_at: T0 + Duration::days(30),
+    }
+}
+
+async fn api_tokens_are_single_use_by_family_and_listed_as_sessions(db: &Db) {
+    let store = &db.store;
+    let id = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_api_token(&api_token(id, "r1", TokenKind::Refresh, "fam-a")).await.unwrap();
+    tx.insert_api_token(&api_token(id, "a1", TokenKind::Access, "fam-a")).await.unwrap();
+    tx.insert_api_token(&api_token(id, "r2", TokenKind::Refresh, "fam-b")).await.unwrap();
+    tx.commit().await.unwrap();
+    let r1 = store.api_token(&sesame_core::secret::digest("r1"), TokenKind::Refresh).await.unwrap().expect("found");
+    assert_eq!(
+        (r1.account_id, r1.family.as_str(), r1.client_name.as_deref()),
+        (id, "fam-a", Some("Therap-e autonome"))
+    );
+    assert!(
+        store.api_token(&sesame_core::secret::digest("r1"), TokenKind::Access).await.unwrap().is_none(),
+        "kinds are distinct"
+    );
+    assert_eq!(store.api_sessions_of(id, T0).await.unwrap().len(), 2);
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.use_api_token(r1.id, T0).await.unwrap());
+    assert!(!tx.use_api_token(r1.id, T0).await.unwrap(), "single use");
+    assert_eq!(tx.revoke_token_family(id, "fam-a", T0).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    let used = store.api_token(&sesame_core::secret::digest("r1"), TokenKind::Refresh).await.unwrap().unwrap();
+    assert!(used.used_at.is_some() && used.revoked_at.is_some() && !used.is_live(T0));
+    let sessions = store.api_sessions_of(id, T0).await.unwrap();
+    assert_eq!(sessions.iter().map(|t| t.family.as_str()).collect::<Vec<_>>(), ["fam-b"]);
 }
