@@ -91,6 +91,26 @@ pub enum LoginOutcome {
     TemporaryPasswordExpired,
 }
 
+/// The outcome of checking an identifier and a password, before any grant.
+#[derive(Debug)]
+pub(crate) enum Check {
+    Verified(Box<Verified>),
+    Refused { captcha_required: bool },
+    Throttled { until: Option<OffsetDateTime>, captcha_required: bool },
+    CaptchaFailed,
+    TemporaryPasswordExpired,
+}
+
+/// A right password for an active account.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub(crate) account: Account,
+    pub(crate) credential: PasswordCredential,
+    pub(crate) key: String,
+    pub(crate) previous_failures: u32,
+    pub(crate) rehash: Option<String>,
+}
+
 /// How a password change proves it is the account holder.
 #[derive(Debug)]
 pub enum Proof<'a> {
@@ -169,7 +189,7 @@ impl AuthService {
         Ok(hits > self.throttle.per_address_per_minute)
     }
 
-    /// Signs in with an identifier and a password.
+    /// Signs in a browser with an identifier and a password.
     pub async fn login(
         &self,
         identifier: &str,
@@ -177,6 +197,36 @@ impl AuthService {
         captcha_passed: bool,
         ctx: &RequestContext,
     ) -> Result<LoginOutcome, AuthError> {
+        Ok(match self.check_password(identifier, password, captcha_passed, ctx).await? {
+            Check::Verified(verified) => {
+                let now = self.clock.now();
+                let mut tx = self.store.begin().await?;
+                self.record_sign_in(tx.as_mut(), &verified, "browser", ctx, now).await?;
+                let temporary = verified.credential.is_temporary();
+                let opened = self
+                    .open_session(tx.as_mut(), &verified.account, AuthMethod::Password, temporary, ctx, now)
+                    .await?;
+                tx.commit().await?;
+                LoginOutcome::SignedIn(Box::new(opened))
+            }
+            // A throttled browser sees the same page as any wrong password.
+            Check::Refused { captcha_required } | Check::Throttled { captcha_required, .. } => {
+                LoginOutcome::Refused { captcha_required }
+            }
+            Check::CaptchaFailed => LoginOutcome::CaptchaFailed,
+            Check::TemporaryPasswordExpired => LoginOutcome::TemporaryPasswordExpired,
+        })
+    }
+
+    /// Checks an identifier and a password against the throttling gate and the stored hash;
+    /// failures are counted and audited here, successes by the channel's grant.
+    pub(crate) async fn check_password(
+        &self,
+        identifier: &str,
+        password: &Password,
+        captcha_passed: bool,
+        ctx: &RequestContext,
+    ) -> Result<Check, AuthError> {
         let key = Identifier::key_of(identifier);
         let now = self.clock.now();
         let state = self.store.throttle_state(&key).await?;
@@ -184,7 +234,7 @@ impl AuthService {
         let captcha_required =
             matches!(gate, Gate::Open { captcha_required: true } | Gate::Closed { captcha_required: true, .. });
         if captcha_required && !captcha_passed {
-            return Ok(LoginOutcome::CaptchaFailed);
+            return Ok(Check::CaptchaFailed);
         }
         if let Gate::Closed { until, .. } = gate {
             self.hasher.verify_dummy(password).await?;
@@ -195,7 +245,7 @@ impl AuthService {
                     .with_details(details),
             )
             .await?;
-            return Ok(LoginOutcome::Refused { captcha_required });
+            return Ok(Check::Throttled { until, captcha_required });
         }
         let account = self.store.account_by_identifier_key(&key).await?;
         let credential = match &account {
@@ -222,36 +272,47 @@ impl AuthService {
             )
             .await?;
             tx.commit().await?;
-            return Ok(LoginOutcome::TemporaryPasswordExpired);
+            return Ok(Check::TemporaryPasswordExpired);
         }
         let rehash = if verification.needs_rehash { Some(self.hasher.hash(password).await?) } else { None };
-        let mut tx = self.store.begin().await?;
-        if let Some(phc) = rehash {
-            tx.set_password(account.id, &PasswordCredential { phc, ..credential.clone() }).await?;
-        }
         let previous_failures = state.map_or(0, |s| s.consecutive_failures);
-        tx.clear_login_failures(&key).await?;
-        if previous_failures >= self.throttle.captcha_after {
+        Ok(Check::Verified(Box::new(Verified { account, credential, key, previous_failures, rehash })))
+    }
+
+    /// What every successful sign-in writes, in the transaction of its grant: a better hash if
+    /// the parameters changed, counters cleared, the holder told after repeated failures, audit.
+    pub(crate) async fn record_sign_in(
+        &self,
+        tx: &mut dyn Tx,
+        verified: &Verified,
+        channel: &str,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        let account = &verified.account;
+        if let Some(phc) = &verified.rehash {
+            tx.set_password(account.id, &PasswordCredential { phc: phc.clone(), ..verified.credential.clone() })
+                .await?;
+        }
+        tx.clear_login_failures(&verified.key).await?;
+        if verified.previous_failures >= self.throttle.captcha_after {
             let message = MailMessage::LoginAfterFailures {
                 first_name: account.first_name.to_string(),
                 last_name: account.last_name.to_string(),
-                failures: previous_failures,
+                failures: verified.previous_failures,
                 at: now,
                 ip: ctx.ip.clone(),
             };
-            tx.enqueue_mail(&mail_to(&account, message), now).await?;
+            tx.enqueue_mail(&mail_to(account, message), now).await?;
         }
-        let opened =
-            self.open_session(tx.as_mut(), &account, AuthMethod::Password, credential.is_temporary(), ctx, now).await?;
-        let details = serde_json::json!({ "method": "password", "temporary": credential.is_temporary() });
+        let details = serde_json::json!({ "method": "password", "channel": channel, "temporary": verified.credential.is_temporary() });
         tx.append_audit(
             &AuditEvent::new(AuditAction::LoginSucceeded, Outcome::Success, Some(account.id), ctx)
                 .with_details(details),
             now,
         )
         .await?;
-        tx.commit().await?;
-        Ok(LoginOutcome::SignedIn(Box::new(opened)))
+        Ok(())
     }
 
     async fn refuse(
@@ -260,7 +321,7 @@ impl AuthService {
         account: Option<&Account>,
         reason: &str,
         ctx: &RequestContext,
-    ) -> Result<LoginOutcome, AuthError> {
+    ) -> Result<Check, AuthError> {
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
         let mut captcha_required = false;
@@ -281,10 +342,10 @@ impl AuthService {
         )
         .await?;
         tx.commit().await?;
-        Ok(LoginOutcome::Refused { captcha_required })
+        Ok(Check::Refused { captcha_required })
     }
 
-    async fn open_session(
+    pub(crate) async fn open_session(
         &self,
         tx: &mut dyn Tx,
         account: &Account,
@@ -375,7 +436,11 @@ impl AuthService {
         let mut tx = self.store.begin().await?;
         let ended = match which {
             Some(id) => u64::from(tx.revoke_session(account, id, now).await?),
-            None => tx.revoke_other_sessions(account, signed_in.session.id, now).await?,
+            // Every other browser session and every desktop sign-in (and pending reset links).
+            None => {
+                tx.revoke_other_sessions(account, signed_in.session.id, now).await?
+                    + tx.revoke_tokens_and_links(account, now).await?
+            }
         };
         let details = serde_json::json!({ "ended": ended, "session": which.map(|s| s.0), "others": which.is_none() });
         tx.append_audit(&AuditEvent::new(action, Outcome::Success, Some(account), ctx).with_details(details), now)
@@ -435,9 +500,27 @@ impl AuthService {
         let phc = self.hasher.hash(new).await?;
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        tx.set_password(account.id, &PasswordCredential { phc, temporary_until: None, changed_at: now }).await?;
+        self.write_new_password(tx.as_mut(), account, phc, credential.is_temporary(), ctx, now).await?;
         tx.revoke_other_sessions(account.id, signed_in.session.id, now).await?;
         tx.revoke_session(account.id, signed_in.session.id, now).await?;
+        let replaced = self.open_session(tx.as_mut(), account, signed_in.session.auth_method, false, ctx, now).await?;
+        tx.commit().await?;
+        Ok(ChangeOutcome::Changed(Box::new(replaced)))
+    }
+
+    /// What every password change writes, in its transaction: the personal password, API tokens
+    /// and reset links revoked, counters cleared, the confirmation e-mail, the audit event.
+    /// Sessions are the caller's business (kept, renewed or ended).
+    pub(crate) async fn write_new_password(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        phc: String,
+        from_temporary: bool,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        tx.set_password(account.id, &PasswordCredential { phc, temporary_until: None, changed_at: now }).await?;
         tx.revoke_tokens_and_links(account.id, now).await?;
         tx.clear_login_failures(&account.identifier.key()).await?;
         let message = MailMessage::PasswordChanged {
@@ -446,19 +529,25 @@ impl AuthService {
             changed_at: now,
         };
         tx.enqueue_mail(&mail_to(account, message), now).await?;
-        let replaced = self.open_session(tx.as_mut(), account, signed_in.session.auth_method, false, ctx, now).await?;
-        let details = serde_json::json!({ "from_temporary": credential.is_temporary() });
+        let details = serde_json::json!({ "from_temporary": from_temporary });
         tx.append_audit(
             &AuditEvent::new(AuditAction::PasswordChanged, Outcome::Success, Some(account.id), ctx)
                 .with_details(details),
             now,
         )
         .await?;
-        tx.commit().await?;
-        Ok(ChangeOutcome::Changed(Box::new(replaced)))
+        Ok(())
     }
 
-    async fn audit(&self, event: AuditEvent) -> Result<(), AuthError> {
+    pub(crate) fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    pub(crate) fn branding(&self) -> &Branding {
+        &self.branding
+    }
+
+    pub(crate) async fn audit(&self, event: AuditEvent) -> Result<(), AuthError> {
         let mut tx = self.store.begin().await?;
         tx.append_audit(&event, self.clock.now()).await?;
         tx.commit().await?;

@@ -6,6 +6,7 @@
 //! expiry is tested by moving the clock.
 
 pub mod accounts;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod branding;

@@ -69,11 +69,24 @@ pub async fn error_pages(
     next: Next,
 ) -> Response {
     let headers = request.headers().clone();
+    let api = request.uri().path().starts_with("/api/");
     let request_id = headers.get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     let response = next.run(request).await;
     let Some(ErrorPage(status)) = response.extensions().get::<ErrorPage>().copied() else {
         return response;
     };
+    if api {
+        let problem = match status {
+            StatusCode::NOT_FOUND => crate::api::Problem::invalid_request("Cette adresse n'existe pas dans l'API."),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                crate::api::Problem::invalid_request("Cette adresse n'accepte pas cette méthode.")
+            }
+            _ => crate::api::Problem::invalid_request("La requête n'a pas pu être traitée."),
+        };
+        let mut out = problem.into_response();
+        *out.status_mut() = status;
+        return out;
+    }
     let (title, text) = match status {
         StatusCode::NOT_FOUND => ("Page introuvable", "L'adresse demandée n'existe pas sur ce portail."),
         StatusCode::METHOD_NOT_ALLOWED => ("Action non autorisée", "Cette adresse n'accepte pas cette action."),

@@ -3,6 +3,7 @@
 //! Handlers stay thin: they check the request (CSRF, per-address limits), parse the form into
 //! domain types, call a use case of `sesame-core`, then render a template or redirect.
 
+pub mod api;
 pub mod captcha;
 pub mod error;
 pub mod pages;
@@ -93,6 +94,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mot-de-passe-oublie/nouveau", get(pages::reset::show_new).post(pages::reset::submit_new))
         .route("/static/sesame.css", get(stylesheet))
         .route("/static/sesame.js", get(script))
+        .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(error::not_found)

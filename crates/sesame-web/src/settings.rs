@@ -36,6 +36,7 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpNet>,
     pub services: Vec<PortalService>,
     pub captcha: CaptchaSettings,
+    pub api: sesame_core::api::ApiSettings,
 }
 
 impl WebSettings {

@@ -70,6 +70,7 @@ pub fn web_state(
         trusted_proxies: config.trusted_proxies(),
         services: config.services.clone(),
         captcha: config.captcha.clone(),
+        api: config.api.clone(),
     };
     sesame_web::AppState::new(auth, reset, settings, config.branding.clone())
 }

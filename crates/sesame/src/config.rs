@@ -10,6 +10,7 @@ use figment::{Figment, error::Kind};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use sesame_core::accounts::AccountSettings;
+use sesame_core::api::ApiSettings;
 use sesame_core::auth::SessionSettings;
 use sesame_core::branding::Branding;
 use sesame_core::hashing::HashingSettings;
@@ -51,6 +52,7 @@ pub struct Config {
     pub throttle: ThrottleSettings,
     pub captcha: CaptchaSettings,
     pub reset: ResetSettings,
+    pub api: ApiSettings,
     pub hashing: HashingSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
@@ -73,6 +75,7 @@ impl Default for Config {
             throttle: ThrottleSettings::default(),
             captcha: CaptchaSettings::default(),
             reset: ResetSettings::default(),
+            api: ApiSettings::default(),
             hashing: HashingSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
@@ -351,6 +354,7 @@ fn validate(config: &Config) -> Vec<Problem> {
         config.session.problems(),
         config.throttle.problems(),
         config.reset.problems(),
+        config.api.problems(),
     ];
     out.extend(sections.into_iter().flatten().map(|(k, r)| problem(k, r)));
     if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {

@@ -100,8 +100,20 @@ async fn account_page(
     failed: Vec<&'static str>,
     notice_text: Option<&str>,
 ) -> Result<Page, WebError> {
-    let sessions: Vec<_> =
+    let mut sessions: Vec<_> =
         state.auth.sessions_of(user.account.id).await?.iter().map(|s| session_view(s, user.session.id)).collect();
+    let desktop = state.auth.store().api_sessions_of(user.account.id, state.auth.now()).await?;
+    sessions.extend(desktop.iter().map(|t| {
+        json!({
+            "application": t.family,
+            "current": false,
+            "device": format!("Application : {}", t.client_name.as_deref().unwrap_or("sans nom")),
+            "method": "Identifiant et mot de passe",
+            "ip": t.ip.as_deref().unwrap_or("inconnue"),
+            "created": when(t.created_at),
+            "last_seen": when(t.created_at),
+        })
+    }));
     Ok(Page::new("account.html", "Mon compte")
         .current("account")
         .with("errors", errors)
@@ -180,6 +192,9 @@ pub struct SessionForm {
     csrf: String,
     #[serde(default)]
     session: Option<i64>,
+    /// A desktop application's sign-in (token family).
+    #[serde(default)]
+    application: Option<String>,
 }
 
 pub async fn end_session(
@@ -192,6 +207,10 @@ pub async fn end_session(
         Ok(user) => user,
         Err(response) => return Ok(response),
     };
+    if let Some(family) = form.application.as_deref().filter(|f| !f.is_empty()) {
+        state.auth.end_api_session(&user.account, family, &client.context(Actor::Account(user.account.id))).await?;
+        return Ok(see_other("/mon-compte?confirmation=session-terminee"));
+    }
     let Some(id) = form.session else {
         return Ok(see_other("/mon-compte"));
     };

@@ -97,6 +97,7 @@ impl TestApp {
             trusted_proxies: Vec::new(),
             services: options.services.clone(),
             captcha: CaptchaSettings { enabled: options.captcha },
+            api: sesame_core::api::ApiSettings::default(),
         };
         let app = sesame_web::router(AppState::new(auth, reset, settings, branding()));
         tokio::spawn(async move {
