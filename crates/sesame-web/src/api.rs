@@ -33,6 +33,7 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
         (Method::POST, "/api/v1/password", post(change_password)),
         (Method::POST, "/api/v1/tokens/refresh", post(refresh)),
         (Method::GET, "/api/v1/me", get(me)),
+        (Method::GET, "/api/v1/password-policy", get(password_policy)),
         (Method::GET, "/api/v1/openapi.json", get(openapi)),
     ]
 }
@@ -44,8 +45,8 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sésame API", version = "1", description = "Sign-in and password change for desktop applications. Errors are RFC 9457 problem documents (application/problem+json)."),
-    paths(create_session, end_session, change_password, refresh, me, openapi),
-    components(schemas(SessionRequest, PasswordRequest, RefreshRequest, TokenResponse, Me, Problem, RuleViolation)),
+    paths(create_session, end_session, change_password, refresh, me, password_policy, openapi),
+    components(schemas(SessionRequest, PasswordRequest, RefreshRequest, TokenResponse, Me, Problem, RuleViolation, PolicyRule)),
     modifiers(&BearerScheme)
 )]
 #[derive(Debug)]
@@ -515,6 +516,27 @@ pub async fn end_session(
 ) -> Result<StatusCode, ApiError> {
     state.auth.api_logout(&principal, &client.context(Actor::Account(principal.account.id))).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// One rule of the password policy, as the portal's checklist shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PolicyRule {
+    pub code: String,
+    pub label: String,
+}
+
+/// The password policy's checklist, to show before asking for a new password.
+#[utoipa::path(get, path = "/api/v1/password-policy", responses((status = 200, body = [PolicyRule])))]
+pub async fn password_policy(State(state): State<AppState>) -> Json<Vec<PolicyRule>> {
+    Json(
+        state
+            .auth
+            .policy()
+            .requirements()
+            .into_iter()
+            .map(|r| PolicyRule { code: r.rule.code().to_owned(), label: r.label })
+            .collect(),
+    )
 }
 
 /// This document.

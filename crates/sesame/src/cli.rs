@@ -46,6 +46,26 @@ pub enum Command {
     },
     /// Print the audit trail, oldest first.
     Audit(AuditArgs),
+    /// Sign in to a Sésame server as a desktop application does (first connection included):
+    /// asks for the identifier and the password, and for a new one when the password is
+    /// temporary. Nothing secret is written to disk unless --save-token is given.
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    /// The server's address (default: the configured public_url).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Skip the identifier question.
+    #[arg(long)]
+    pub identifier: Option<String>,
+    /// The application name shown in "Mon compte".
+    #[arg(long, default_value = "sesame login")]
+    pub client: String,
+    /// Write the tokens (JSON) to this file, readable only by you (mode 0600).
+    #[arg(long, value_name = "FILE")]
+    pub save_token: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@ mod account;
 mod audit;
 mod backup;
 mod config;
+mod login;
 mod mail;
 mod serve;
 
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Mail(command) => mail::run(&config, command).await,
         Command::Backup { file } => backup::run(&config, &file).await,
         Command::Audit(args) => audit::run(&config, args).await,
+        Command::Login(args) => login::run(&config, args).await,
     }
 }
 

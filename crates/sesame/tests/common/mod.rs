@@ -1,6 +1,7 @@
 //! Runs the real `sesame` binary in a fresh folder, as an operator would.
 
 #![allow(dead_code, reason = "each test file uses a different part")]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -104,4 +105,36 @@ pub fn temporary_password_in(text: &str) -> String {
     let marker = "utilisez le mot de passe provisoire suivant :";
     let after = &text[text.find(marker).expect("password paragraph") + marker.len()..];
     after.split_whitespace().next().expect("password").to_owned()
+}
+
+/// A running `sesame serve`, stopped when dropped.
+pub struct Server {
+    child: std::process::Child,
+    pub base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `sesame serve` on a free port and waits until it accepts connections.
+pub fn start(sesame: &Sesame) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = sesame
+        .command(&["serve"])
+        .env("SESAME_LISTEN", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn serve");
+    let server = Server { child, base: format!("http://127.0.0.1:{port}") };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    server
 }
