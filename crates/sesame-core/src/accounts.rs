@@ -118,6 +118,10 @@ impl AccountService {
         &self.store
     }
 
+    pub(crate) fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
     /// Finds an account by identifier, e-mail address or `#id`.
     pub async fn find(&self, reference: &str) -> Result<Account, AccountError> {
         let reference = reference.trim();

@@ -130,6 +130,7 @@ impl AuthService {
                         TokenKind::ChangeTicket,
                         &family,
                         client,
+                        AuthMethod::Password,
                         ctx,
                         now,
                         Duration::minutes(minutes),
@@ -309,6 +310,21 @@ impl AuthService {
     }
 }
 
+impl AuthService {
+    /// A token family for a certificate sign-in.
+    pub(crate) async fn issue_certificate_tokens(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        client: &str,
+        settings: &ApiSettings,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair, AuthError> {
+        issue_pair_with(tx, account, &new_family(), client, AuthMethod::Certificate, settings, ctx, now).await
+    }
+}
+
 fn new_family() -> String {
     generate_token(12).expose_secret().to_owned()
 }
@@ -324,6 +340,7 @@ async fn issue(
     kind: TokenKind,
     family: &str,
     client: &str,
+    method: AuthMethod,
     ctx: &RequestContext,
     now: OffsetDateTime,
     lifetime: Duration,
@@ -335,7 +352,7 @@ async fn issue(
         kind,
         family: family.to_owned(),
         client_name: Some(client.to_owned()).filter(|c| !c.is_empty()),
-        auth_method: AuthMethod::Password,
+        auth_method: method,
         ip: ctx.ip.clone(),
         created_at: now,
         expires_at: now + lifetime,
@@ -353,10 +370,24 @@ async fn issue_pair(
     ctx: &RequestContext,
     now: OffsetDateTime,
 ) -> Result<TokenPair, AuthError> {
+    issue_pair_with(tx, account, family, client, AuthMethod::Password, settings, ctx, now).await
+}
+
+#[expect(clippy::too_many_arguments, reason = "one private step shared by every issuance")]
+async fn issue_pair_with(
+    tx: &mut dyn Tx,
+    account: &Account,
+    family: &str,
+    client: &str,
+    method: AuthMethod,
+    settings: &ApiSettings,
+    ctx: &RequestContext,
+    now: OffsetDateTime,
+) -> Result<TokenPair, AuthError> {
     let access_minutes = i64::from(settings.access_token_minutes);
-    let access_token =
-        issue(tx, account, TokenKind::Access, family, client, ctx, now, Duration::minutes(access_minutes)).await?;
+    let access = Duration::minutes(access_minutes);
+    let access_token = issue(tx, account, TokenKind::Access, family, client, method, ctx, now, access).await?;
     let refresh_days = Duration::days(i64::from(settings.refresh_token_days));
-    let refresh_token = issue(tx, account, TokenKind::Refresh, family, client, ctx, now, refresh_days).await?;
+    let refresh_token = issue(tx, account, TokenKind::Refresh, family, client, method, ctx, now, refresh_days).await?;
     Ok(TokenPair { access_token, refresh_token, expires_in: access_minutes * 60 })
 }

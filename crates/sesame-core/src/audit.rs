@@ -74,6 +74,9 @@ pub enum AuditAction {
     ResetRequested,
     ResetCompleted,
     ResetRefused,
+    CertificateLoginRefused,
+    CertificateBound,
+    CertificateUnbound,
 }
 
 impl AuditAction {
@@ -97,6 +100,9 @@ impl AuditAction {
             Self::ResetRequested => "reset_requested",
             Self::ResetCompleted => "reset_completed",
             Self::ResetRefused => "reset_refused",
+            Self::CertificateLoginRefused => "certificate_login_refused",
+            Self::CertificateBound => "certificate_bound",
+            Self::CertificateUnbound => "certificate_unbound",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod branding;
+pub mod certificate;
 pub mod clock;
 mod credentials;
 pub mod hashing;

@@ -49,6 +49,8 @@ pub enum MailMessage {
         at: OffsetDateTime,
         ip: Option<String>,
     },
+    /// A client certificate was pinned to the account (or removed).
+    CertificateBound { first_name: String, last_name: String, subject: String, fingerprint: String, bound: bool },
     /// `sesame mail test`.
     Test,
 }
@@ -64,6 +66,7 @@ impl MailMessage {
             Self::ResetLink { .. } => "reset_link",
             Self::PasswordChanged { .. } => "password_changed",
             Self::LoginAfterFailures { .. } => "login_after_failures",
+            Self::CertificateBound { .. } => "certificate_bound",
             Self::Test => "test",
         }
     }

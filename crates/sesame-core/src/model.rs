@@ -96,6 +96,7 @@ pub enum UniqueField {
     Identifier,
     Email,
     NationalId,
+    Certificate,
 }
 
 impl fmt::Display for UniqueField {
@@ -104,6 +105,7 @@ impl fmt::Display for UniqueField {
             Self::Identifier => "identifier",
             Self::Email => "e-mail address",
             Self::NationalId => "national identifier",
+            Self::Certificate => "certificate (already pinned to an account)",
         })
     }
 }

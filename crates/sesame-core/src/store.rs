@@ -59,6 +59,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Look-up by [`crate::types::Email::key`].
     async fn account_by_email_key(&self, key: &str) -> StoreResult<Option<Account>>;
     async fn list_accounts(&self, filter: &AccountFilter) -> StoreResult<Vec<Account>>;
+    /// Look-up by national identifier, in its `idNat_PS` form.
+    async fn account_by_national_id(&self, id_nat_ps: &str) -> StoreResult<Option<Account>>;
+    /// The account a certificate is pinned to (SHA-256 fingerprint of the DER, hex).
+    async fn account_by_certificate(&self, fingerprint: &str) -> StoreResult<Option<Account>>;
+    /// The certificates pinned to an account: (fingerprint, subject).
+    async fn certificates_of(&self, account: AccountId) -> StoreResult<Vec<(String, String)>>;
     async fn password_credential(&self, id: AccountId) -> StoreResult<Option<PasswordCredential>>;
 
     /// The account's previous password hashes, newest first (the current one included).
@@ -164,6 +170,16 @@ pub trait Tx: Send {
     async fn clear_login_failures(&mut self, key: &str) -> StoreResult<()>;
 
     async fn insert_api_token(&mut self, token: &NewApiToken) -> StoreResult<()>;
+    /// Pins a certificate to an account; a fingerprint pinned elsewhere is a conflict.
+    async fn bind_certificate(
+        &mut self,
+        account: AccountId,
+        fingerprint: &str,
+        subject: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
+    /// Removes a pin; false if there was none.
+    async fn unbind_certificate(&mut self, account: AccountId, fingerprint: &str) -> StoreResult<bool>;
     /// Uses a live single-use token (refresh, change ticket) up, atomically; false if it was not live.
     async fn use_api_token(&mut self, id: i64, now: OffsetDateTime) -> StoreResult<bool>;
     /// Revokes every token of a family (one desktop sign-in); returns how many were live.

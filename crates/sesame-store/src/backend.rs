@@ -98,6 +98,35 @@ impl Store for SqlStore {
         rows::accounts(rows)
     }
 
+    async fn account_by_national_id(&self, id_nat_ps: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE national_id = $1"))
+            .bind(id_nat_ps)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn account_by_certificate(&self, fingerprint: &str) -> StoreResult<Option<Account>> {
+        let row = sqlx::query_as::<_, AccountRow>(concat!(
+            account_select!(),
+            " WHERE id = (SELECT account_id FROM certificate_bindings WHERE fingerprint = $1)"
+        ))
+        .bind(fingerprint)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map_err)?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn certificates_of(&self, account: AccountId) -> StoreResult<Vec<(String, String)>> {
+        sqlx::query_as::<_, (String, String)>("SELECT fingerprint, subject FROM certificate_bindings WHERE account_id = $1 ORDER BY id")
+            .bind(account.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)
+    }
+
     async fn password_credential(&self, id: AccountId) -> StoreResult<Option<PasswordCredential>> {
         let row = sqlx::query_as::<_, CredentialRow>(
             "SELECT phc, temporary_until, changed_at FROM password_credentials WHERE account_id = $1",
@@ -563,6 +592,28 @@ impl Tx for SqlTx {
         .await
         .map_err(map_err)?;
         Ok(())
+    }
+
+    async fn bind_certificate(&mut self, account: AccountId, fingerprint: &str, subject: &str, now: OffsetDateTime) -> StoreResult<()> {
+        sqlx::query("INSERT INTO certificate_bindings (account_id, fingerprint, subject, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(account.0)
+            .bind(fingerprint)
+            .bind(subject)
+            .bind(to_unix_millis(now))
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn unbind_certificate(&mut self, account: AccountId, fingerprint: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM certificate_bindings WHERE account_id = $1 AND fingerprint = $2")
+            .bind(account.0)
+            .bind(fingerprint)
+            .execute(&mut *self.tx)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn use_api_token(&mut self, id: i64, now: OffsetDateTime) -> StoreResult<bool> {

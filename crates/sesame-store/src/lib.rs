@@ -70,6 +70,8 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
                 UniqueField::Email
             } else if what.contains("national_id") {
                 UniqueField::NationalId
+            } else if what.contains("fingerprint") {
+                UniqueField::Certificate
             } else {
                 UniqueField::Identifier
             };

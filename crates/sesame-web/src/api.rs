@@ -29,6 +29,7 @@ pub const CONFIRMATION: &str = "Votre changement de mot de passe a bien été pr
 pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
         (Method::POST, "/api/v1/sessions", post(create_session)),
+        (Method::POST, "/api/v1/sessions/certificate", post(create_certificate_session)),
         (Method::DELETE, "/api/v1/sessions/current", delete(end_session)),
         (Method::POST, "/api/v1/password", post(change_password)),
         (Method::POST, "/api/v1/tokens/refresh", post(refresh)),
@@ -45,8 +46,8 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sésame API", version = "1", description = "Sign-in and password change for desktop applications. Errors are RFC 9457 problem documents (application/problem+json)."),
-    paths(create_session, end_session, change_password, refresh, me, password_policy, openapi),
-    components(schemas(SessionRequest, PasswordRequest, RefreshRequest, TokenResponse, Me, Problem, RuleViolation, PolicyRule)),
+    paths(create_session, create_certificate_session, end_session, change_password, refresh, me, password_policy, openapi),
+    components(schemas(SessionRequest, CertificateSessionRequest, PasswordRequest, RefreshRequest, TokenResponse, Me, Problem, RuleViolation, PolicyRule)),
     modifiers(&BearerScheme)
 )]
 #[derive(Debug)]
@@ -216,7 +217,13 @@ impl From<WebError> for ApiError {
                     "Erreur inattendue du service.",
                 )
             }
-            WebError::NotFound | WebError::MethodNotAllowed => Problem::invalid_request("Requête inconnue."),
+            WebError::NotFound => Problem::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "Not found",
+                "Cette fonction n'est pas activée sur ce portail.",
+            ),
+            WebError::MethodNotAllowed => Problem::invalid_request("Requête inconnue."),
         })
     }
 }
@@ -371,6 +378,50 @@ pub async fn create_session(
         ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
         ApiLogin::TemporaryPasswordExpired => Problem::temporary_password_expired().into_response(),
     })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateSessionRequest {
+    /// The application's name, shown in "Mon compte".
+    #[serde(default)]
+    pub client: Option<String>,
+}
+
+/// Sign in with the client certificate of the TLS connection (mutual TLS), or the one a trusted
+/// reverse proxy passes on. No temporary-password step: the card is the stronger factor.
+#[utoipa::path(post, path = "/api/v1/sessions/certificate", request_body = CertificateSessionRequest, responses(
+    (status = 201, description = "Signed in", body = TokenResponse),
+    (status = 401, description = "`certificate_refused`: missing, not recognised, expired, not yet valid, revoked, wrong usage, or no account", body = Problem, content_type = "application/problem+json"),
+    (status = 404, description = "Certificate sign-in is not enabled", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn create_certificate_session(
+    State(state): State<AppState>,
+    client: Client,
+    crate::certs::PeerChain(chain): crate::certs::PeerChain,
+    ApiJson(body): ApiJson<CertificateSessionRequest>,
+) -> Result<Response, ApiError> {
+    let Some(verifier) = state.certificates.clone() else {
+        return Err(WebError::NotFound.into());
+    };
+    address_limit(&state, &client).await?;
+    let ctx = client.context(Actor::Anonymous);
+    let refused = |refusal| {
+        let (title, text) = crate::pages::certificate::refusal_text(refusal);
+        Problem::new(StatusCode::UNAUTHORIZED, "certificate_refused", title, text)
+    };
+    let identity = match verifier.verify(&chain, state.auth.now()) {
+        Ok(identity) => identity,
+        Err((refusal, identity)) => {
+            state.auth.certificate_refused(refusal.code(), identity.as_ref(), None, &ctx).await?;
+            return Err(refused(Some(refusal)).into());
+        }
+    };
+    let name = client_name(body.client.as_deref());
+    match state.auth.certificate_login(&identity, Some((&name, &state.settings.api)), &ctx).await? {
+        sesame_core::certificate::CertificateLogin::Tokens(pair) => Ok(tokens(StatusCode::CREATED, &pair, None)),
+        _ => Err(refused(None).into()),
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -5,10 +5,12 @@
 
 pub mod api;
 pub mod captcha;
+pub mod certs;
 pub mod error;
 pub mod pages;
 pub mod request;
 pub mod settings;
+pub mod tls;
 pub mod view;
 
 use axum::Router;
@@ -37,6 +39,8 @@ pub struct AppState {
     pub branding: Arc<Branding>,
     templates: Arc<minijinja::Environment<'static>>,
     mail_waker: Option<Arc<tokio::sync::Notify>>,
+    /// Present when certificate sign-in is enabled.
+    pub certificates: Option<Arc<certs::Verifier>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -54,7 +58,15 @@ impl AppState {
             branding: Arc::new(branding),
             templates: Arc::new(view::environment()),
             mail_waker: None,
+            certificates: None,
         }
+    }
+
+    /// Enables "Authentification par certificat client" with this verifier.
+    #[must_use]
+    pub fn with_certificates(mut self, verifier: Arc<certs::Verifier>) -> Self {
+        self.certificates = Some(verifier);
+        self
     }
 
     /// Wakes the delivery worker of this process whenever a page queues an e-mail.
@@ -82,6 +94,7 @@ pub fn router(state: AppState) -> Router {
     let mut app = Router::new()
         .route("/", get(pages::login::show))
         .route("/connexion", get(pages::login::show).post(pages::login::submit))
+        .route("/connexion/certificat", get(pages::certificate::login))
         .route("/premiere-connexion", get(pages::first_connection::show).post(pages::first_connection::submit))
         .route("/services", get(pages::account::services))
         .route("/mon-compte", get(pages::account::show))

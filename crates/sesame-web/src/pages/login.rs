@@ -35,7 +35,8 @@ pub async fn show(
         _ if visitor.expired => Some("Votre session a expiré ou a été fermée. Reconnectez-vous."),
         _ => None,
     };
-    let page = login_page(Vec::new(), None).with("notice", notice);
+    let page =
+        login_page(Vec::new(), None).with("notice", notice).with("certificate_login", state.certificates.is_some());
     let mut response = state.render(&headers, None, page);
     if visitor.expired {
         response.headers_mut().append(
@@ -84,7 +85,13 @@ pub async fn submit(
     }
     let captcha_on = state.settings.captcha.enabled;
     let identifier = form.identifiant.trim();
-    let render = |errors, captcha| state.render(&headers, None, login_page(errors, captcha));
+    let render = |errors, captcha| {
+        state.render(
+            &headers,
+            None,
+            login_page(errors, captcha).with("certificate_login", state.certificates.is_some()),
+        )
+    };
     let new_captcha = async || -> Result<Option<crate::captcha::Challenge>, WebError> {
         if captcha_on && state.auth.captcha_required(identifier).await? {
             Ok(Some(state.new_captcha().await?))

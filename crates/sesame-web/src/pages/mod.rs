@@ -2,6 +2,7 @@
 //! call the use case, then render or redirect (Post/Redirect/Get).
 
 pub mod account;
+pub mod certificate;
 pub mod first_connection;
 pub mod login;
 pub mod reset;

@@ -37,6 +37,10 @@ pub struct Options {
     pub sessions: SessionSettings,
     pub services: Vec<sesame_web::PortalService>,
     pub reset: sesame_core::reset::ResetSettings,
+    /// Serve HTTPS with this configuration (and judge client certificates against its CA).
+    pub tls: Option<sesame_web::certs::TlsSettings>,
+    /// Enable certificate sign-in with these settings.
+    pub certificates: Option<sesame_web::certs::ClientCertificateSettings>,
 }
 
 impl Default for Options {
@@ -48,6 +52,8 @@ impl Default for Options {
             sessions: SessionSettings::default(),
             services: Vec::new(),
             reset: sesame_core::reset::ResetSettings::default(),
+            tls: None,
+            certificates: None,
         }
     }
 }
@@ -81,8 +87,11 @@ impl TestApp {
             options.sessions.clone(),
             options.throttle.clone(),
         );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
+        let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        std_listener.set_nonblocking(true).unwrap();
+        let https = options.tls.as_ref().is_some_and(|t| t.cert_file.is_some());
+        let scheme = if https { "https" } else { "http" };
+        let base = format!("{scheme}://{}", std_listener.local_addr().unwrap());
         let reset = sesame_core::reset::ResetService::new(
             Arc::clone(&store),
             clock.clone(),
@@ -99,10 +108,28 @@ impl TestApp {
             captcha: CaptchaSettings { enabled: options.captcha },
             api: sesame_core::api::ApiSettings::default(),
         };
-        let app = sesame_web::router(AppState::new(auth, reset, settings, branding()));
-        tokio::spawn(async move {
-            axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await.unwrap();
-        });
+        let tls = options.tls.clone().unwrap_or_default();
+        let trust = sesame_web::certs::Trust::load(&tls).unwrap();
+        let mut state = AppState::new(auth, reset, settings, branding());
+        if let Some(cert_settings) = &options.certificates {
+            let verifier =
+                sesame_web::certs::Verifier::new(cert_settings, sesame_web::certs::Trust::load(&tls).unwrap()).unwrap();
+            state = state.with_certificates(Arc::new(verifier));
+        }
+        let app = sesame_web::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        if https {
+            sesame_testkit::install_crypto_provider();
+            let config = sesame_web::tls::server_config(&tls, &trust).unwrap();
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(config));
+            tokio::spawn(async move {
+                axum_server::from_tcp_rustls(std_listener, rustls).unwrap().serve(app).await.unwrap();
+            });
+        } else {
+            let listener = tokio::net::TcpListener::from_std(std_listener).unwrap();
+            tokio::spawn(async move {
+                axum::serve(listener, app).await.unwrap();
+            });
+        }
         let accounts = AccountService::new(Arc::clone(&store), clock.clone(), hasher, AccountSettings::default());
         Self { base, store, clock, accounts, _dir: dir }
     }
