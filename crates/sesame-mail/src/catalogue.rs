@@ -43,6 +43,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "reset_link",
     "password_changed",
     "login_after_failures",
+    "certificate_bound",
     "test"
 );
 
@@ -191,6 +192,63 @@ mod tests {
         assert!(mail.text.contains(
             "Si vous n'avez pas effectué ce changement, merci de contacter le support technique de Normand'e-santé au 02 50 53 70 01"
         ));
+    }
+
+    #[test]
+    fn every_kind_of_message_renders() {
+        let at = datetime!(2026-12-01 10:00 UTC);
+        let (first_name, last_name) = ("Jeanne".to_owned(), "Dupont".to_owned());
+        let all = [
+            MailMessage::IdentifierIssued {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                identifier: "j".into(),
+                reason: IssueReason::AccountCreated,
+            },
+            MailMessage::TemporaryPassword {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                temporary_password: "x".into(),
+                valid_until: at,
+                valid_days: 7,
+                reason: IssueReason::PasswordReset,
+            },
+            MailMessage::ResetLink {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                link: "http://x/l".into(),
+                valid_minutes: 60,
+            },
+            MailMessage::PasswordChanged {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                changed_at: at,
+            },
+            MailMessage::LoginAfterFailures {
+                first_name: first_name.clone(),
+                last_name: last_name.clone(),
+                failures: 3,
+                at,
+                ip: None,
+            },
+            MailMessage::CertificateBound {
+                first_name,
+                last_name,
+                subject: "CN=x".into(),
+                fingerprint: "ab".into(),
+                bound: true,
+            },
+            MailMessage::Test,
+        ];
+        let catalogue = Catalogue::new(guide_branding(), "https://www.norm-uni.fr");
+        for message in &all {
+            let mail = catalogue.render(message).unwrap_or_else(|e| panic!("{}: {e}", message.kind()));
+            assert!(
+                !mail.subject.is_empty() && mail.text.contains("Cordialement") && mail.html.contains("</html>"),
+                "{}",
+                message.kind()
+            );
+        }
     }
 
     #[test]

@@ -340,3 +340,16 @@ impl FromRequestParts<AppState> for PeerChain {
         Ok(Self(state.certificates.as_ref().map(|v| v.chain_of(parts)).unwrap_or_default()))
     }
 }
+
+/// The SHA-256 fingerprint (hex) and subject of the first certificate of a PEM or DER file's
+/// bytes, for pinning from the command line.
+pub fn describe(bytes: &[u8]) -> Result<(String, String), String> {
+    let der = if bytes.starts_with(b"-----") {
+        CertificateDer::from_pem_slice(bytes).map_err(|e| format!("not a PEM certificate: {e}"))?.to_vec()
+    } else {
+        bytes.to_vec()
+    };
+    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let fingerprint = Sha256::digest(&der).iter().map(|b| format!("{b:02x}")).collect();
+    Ok((fingerprint, cert.subject().to_string()))
+}

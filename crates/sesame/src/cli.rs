@@ -127,6 +127,26 @@ pub enum AccountCommand {
         /// Identifier, e-mail address, or #ID.
         account: String,
     },
+    /// Pin a client certificate to an account: it then signs in to this account with
+    /// "Authentification par certificat client" (the holder is told by e-mail).
+    BindCertificate {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+        /// The certificate (PEM or DER).
+        #[arg(long, value_name = "FILE")]
+        certificate: PathBuf,
+    },
+    /// Remove a pinned client certificate (the holder is told by e-mail).
+    UnbindCertificate {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+        /// The certificate (PEM or DER)…
+        #[arg(long, value_name = "FILE", conflicts_with = "fingerprint", required_unless_present = "fingerprint")]
+        certificate: Option<PathBuf>,
+        /// …or its SHA-256 fingerprint (hex, as `account show` prints it).
+        #[arg(long)]
+        fingerprint: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ use sesame_core::reset::ResetSettings;
 use sesame_core::throttle::ThrottleSettings;
 use sesame_core::types::Email;
 use sesame_mail::MailSettings;
+use sesame_web::certs::{ClientCertificateSettings, TlsSettings, Trust, Verifier};
 use sesame_web::{CaptchaSettings, IpNet, PortalService};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,8 @@ pub struct Config {
     pub captcha: CaptchaSettings,
     pub reset: ResetSettings,
     pub api: ApiSettings,
+    pub tls: TlsSettings,
+    pub client_certificate: ClientCertificateSettings,
     pub hashing: HashingSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
@@ -76,6 +79,8 @@ impl Default for Config {
             captcha: CaptchaSettings::default(),
             reset: ResetSettings::default(),
             api: ApiSettings::default(),
+            tls: TlsSettings::default(),
+            client_certificate: ClientCertificateSettings::default(),
             hashing: HashingSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
@@ -339,6 +344,29 @@ fn validate(config: &Config) -> Vec<Problem> {
                 "services",
                 format!("service '{}': url must start with https://, http:// or /", service.name),
             ));
+        }
+    }
+    match (&config.tls.cert_file, &config.tls.key_file) {
+        (Some(_), None) => out.push(problem("tls.key_file", "is required with tls.cert_file")),
+        (None, Some(_)) => out.push(problem("tls.cert_file", "is required with tls.key_file")),
+        (Some(_), Some(_)) => {
+            if let Err(e) = Trust::load(&config.tls).and_then(|t| sesame_web::tls::server_config(&config.tls, &t)) {
+                out.push(problem("tls", e));
+            }
+        }
+        (None, None) => {}
+    }
+    if config.client_certificate.enabled {
+        if config.tls.client_ca_file.is_none() {
+            out.push(problem("tls.client_ca_file", "is required when client_certificate.enabled = true"));
+        }
+        match Trust::load(&config.tls) {
+            Ok(trust) => {
+                if let Err(e) = Verifier::new(&config.client_certificate, trust) {
+                    out.push(problem("client_certificate", e));
+                }
+            }
+            Err(e) => out.push(problem("tls", e)),
         }
     }
     if config.policy.preset == Preset::Cnil2022Cas2 && !config.throttle.enabled {

@@ -58,6 +58,9 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
                 println!("Created:      {}", format_utc(account.created_at));
                 println!("Updated:      {}", format_utc(account.updated_at));
                 println!("Id:           #{}", account.id);
+                for (fingerprint, subject) in store.certificates_of(account.id).await? {
+                    println!("Certificate:  {subject} (SHA-256 {fingerprint})");
+                }
             }
             Ok(())
         }
@@ -113,6 +116,40 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
             println!("Disabled account {}.", account.identifier);
             Ok(())
         }
+        AccountCommand::BindCertificate { account, certificate } => {
+            let account = accounts.find(&account).await?;
+            let bytes = std::fs::read(&certificate)
+                .map_err(|e| CliError::bad(format!("cannot read {}: {e}", certificate.display())))?;
+            let (fingerprint, subject) = sesame_web::certs::describe(&bytes)
+                .map_err(|e| CliError::bad(format!("{}: {e}", certificate.display())))?;
+            accounts.pin_certificate(&account, &fingerprint, &subject, true, &ctx).await?;
+            println!("Certificate {subject} (SHA-256 {fingerprint}) now signs in to {}.", account.identifier);
+            deliver_now(config, "the notification e-mail").await
+        }
+        AccountCommand::UnbindCertificate { account, certificate, fingerprint } => {
+            let account = accounts.find(&account).await?;
+            let fingerprint = match (certificate, fingerprint) {
+                (Some(file), _) => {
+                    let bytes = std::fs::read(&file)
+                        .map_err(|e| CliError::bad(format!("cannot read {}: {e}", file.display())))?;
+                    sesame_web::certs::describe(&bytes)
+                        .map_err(|e| CliError::bad(format!("{}: {e}", file.display())))?
+                        .0
+                }
+                (None, Some(fp)) => fp.trim().to_lowercase().replace(':', ""),
+                (None, None) => return Err(CliError::bad("give --certificate or --fingerprint")),
+            };
+            let pinned = store.certificates_of(account.id).await?;
+            let Some((_, subject)) = pinned.iter().find(|(fp, _)| *fp == fingerprint) else {
+                return Err(CliError::bad(format!(
+                    "no certificate with fingerprint {fingerprint} is pinned to {}",
+                    account.identifier
+                )));
+            };
+            accounts.pin_certificate(&account, &fingerprint, subject, false, &ctx).await?;
+            println!("Certificate {subject} no longer signs in to {}.", account.identifier);
+            deliver_now(config, "the notification e-mail").await
+        }
         AccountCommand::Enable { account } => {
             let account = accounts.find(&account).await?;
             if account.status == AccountStatus::Active {
@@ -158,6 +195,12 @@ async fn report_issued(config: &Config, issued: &IssuedPassword, show_password: 
     if show_password {
         println!("Temporary password: {}", issued.temporary_password.expose());
     }
+    deliver_now(config, "two e-mails (identifier, temporary password)").await
+}
+
+/// Tries to deliver what was just queued; when the transport is down the messages stay queued
+/// for the server's worker or `sesame mail flush`.
+async fn deliver_now(config: &Config, what: &str) -> Result<(), CliError> {
     let store = app::open_store(config).await?;
     let clock = app::clock();
     let worker = app::worker(config, &store, &clock)?;
@@ -165,11 +208,9 @@ async fn report_issued(config: &Config, issued: &IssuedPassword, show_password: 
     let outcome = tokio::time::timeout(budget, worker.flush()).await;
     let destination = app::transport(config).map(|t| t.describe()).unwrap_or_default();
     match outcome {
-        Ok(Ok(report)) if report.deferred == 0 => {
-            println!("E-mails sent to {} (identifier, temporary password): {destination}.", issued.account.email);
-        }
+        Ok(Ok(report)) if report.deferred == 0 => println!("Sent {what}: {destination}."),
         _ => println!(
-            "The two e-mails are queued; delivery failed for now ({destination}) and will be retried by `sesame serve` or `sesame mail flush`."
+            "Queued {what}; delivery failed for now ({destination}) and will be retried by `sesame serve` or `sesame mail flush`."
         ),
     }
     Ok(())

@@ -1,21 +1,34 @@
-//! `sesame serve`: the HTTP server, the outbox worker and the purge schedule.
+//! `sesame serve`: the HTTP(S) server, the outbox worker, the purge schedule, and the reload of
+//! certificates and revocation lists on SIGHUP or when their files change.
 
-use std::time::Duration;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
+
+use sesame_web::certs::{Trust, Verifier};
 
 use crate::app;
 use crate::config::Config;
 use crate::error::CliError;
 
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+const WATCH_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config) -> Result<(), CliError> {
     let store = app::open_store(config).await?;
     let clock = app::clock();
     let worker = app::worker(config, &store, &clock)?;
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
+    let listener = std::net::TcpListener::bind(&config.listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| CliError::bad(format!("cannot listen on {}: {e}", config.listen)))?;
+    let trust = || Trust::load(&config.tls).map_err(CliError::bad);
+    let verifier = if config.client_certificate.enabled {
+        Some(Arc::new(Verifier::new(&config.client_certificate, trust()?).map_err(CliError::bad)?))
+    } else {
+        None
+    };
     let (stop, stopped) = watch::channel(false);
     let until_stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|stop| *stop).await;
@@ -25,28 +38,113 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     let delivery = tokio::spawn(worker.run(until_stopped(stopped.clone())));
     let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), until_stopped(stopped.clone())));
 
-    let app = sesame_web::router(app::web_state(config, &store, &clock, app::hasher(config)?).with_mail_waker(waker));
+    let mut state = app::web_state(config, &store, &clock, app::hasher(config)?).with_mail_waker(waker);
+    if let Some(v) = &verifier {
+        state = state.with_certificates(Arc::clone(v));
+    }
+    let app = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let https = config.tls.cert_file.is_some();
     tracing::info!(
         listen = %config.listen,
+        https,
+        certificates = verifier.is_some(),
         public_url = %config.public_url,
         database = %sesame_store::redact_url(&config.database_url()),
         mail = %app::transport(config)?.describe(),
         "Sésame is ready"
     );
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            let _ = stop.send(true);
+    let shutdown = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    if https {
+        let server_config = sesame_web::tls::server_config(&config.tls, &trust()?).map_err(CliError::bad)?;
+        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config));
+        let handle = axum_server::Handle::new();
+        tokio::spawn(reload_loop(
+            config.clone(),
+            verifier.clone(),
+            Some(rustls.clone()),
+            until_stopped(stopped.clone()),
+        ));
+        let graceful = handle.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            graceful.graceful_shutdown(Some(Duration::from_secs(10)));
         });
-    server.await.map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
+        axum_server::from_tcp_rustls(listener, rustls)
+            .map_err(|e| CliError::bad(format!("cannot listen on {}: {e}", config.listen)))?
+            .handle(handle)
+            .serve(app)
+            .await
+            .map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
+    } else {
+        if verifier.is_some() {
+            tokio::spawn(reload_loop(config.clone(), verifier.clone(), None, until_stopped(stopped.clone())));
+        }
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| CliError::Runtime(e.to_string()))?;
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
+    }
     let _ = tokio::join!(delivery, purge);
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Reloads the server certificate, the client CAs and the CRLs on SIGHUP, or when one of their
+/// files changes. A file that fails to load leaves the previous configuration in place.
+async fn reload_loop(
+    config: Config,
+    verifier: Option<Arc<Verifier>>,
+    rustls: Option<axum_server::tls_rustls::RustlsConfig>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    tokio::pin!(stop);
+    let files: Vec<PathBuf> = [&config.tls.cert_file, &config.tls.key_file, &config.tls.client_ca_file]
+        .into_iter()
+        .flatten()
+        .chain(config.tls.crl_files.iter())
+        .cloned()
+        .collect();
+    let stamps = |files: &[PathBuf]| -> Vec<Option<SystemTime>> {
+        files.iter().map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok()).collect()
+    };
+    let mut seen = stamps(&files);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    loop {
+        let reason = tokio::select! {
+            () = &mut stop => return,
+            _ = async { match hangup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending::<()>().await } } => "SIGHUP",
+            () = tokio::time::sleep(WATCH_EVERY) => "file change",
+        };
+        let now = stamps(&files);
+        if reason == "file change" && now == seen {
+            continue;
+        }
+        seen = now;
+        match Trust::load(&config.tls) {
+            Ok(trust) => {
+                if let Some(rustls) = &rustls {
+                    match sesame_web::tls::server_config(&config.tls, &trust) {
+                        Ok(server) => rustls.reload_from_config(Arc::new(server)),
+                        Err(e) => tracing::error!(error = %e, "TLS configuration not reloaded"),
+                    }
+                }
+                if let Some(v) = &verifier {
+                    v.reload(trust);
+                }
+                tracing::info!(reason, "certificates and revocation lists reloaded");
+            }
+            Err(e) => tracing::error!(error = %e, reason, "certificates not reloaded; keeping the previous ones"),
+        }
+    }
+}
+
 async fn purge_loop(
     config: Config,
-    store: std::sync::Arc<dyn sesame_core::store::Store>,
+    store: Arc<dyn sesame_core::store::Store>,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
@@ -66,17 +164,12 @@ async fn purge_loop(
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return interrupt.await.unwrap_or(()),
-        };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = term.recv() => {}
-        }
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return interrupt.await.unwrap_or(()),
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = term.recv() => {}
     }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

@@ -109,7 +109,7 @@ pub fn temporary_password_in(text: &str) -> String {
 
 /// A running `sesame serve`, stopped when dropped.
 pub struct Server {
-    child: std::process::Child,
+    pub child: std::process::Child,
     pub base: String,
 }
 
