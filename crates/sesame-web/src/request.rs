@@ -105,8 +105,12 @@ pub fn csrf_ok(headers: &HeaderMap, settings: &WebSettings, form_token: &str) ->
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
         .is_none_or(|site| matches!(site, "same-origin" | "none"));
-    let same_origin =
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()).is_none_or(|origin| origin == settings.origin());
+    // Browsers send `Origin: null` for same-origin posts from pages with
+    // `Referrer-Policy: no-referrer` (ours): that says nothing either way, the token decides.
+    let same_origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|origin| origin == "null" || origin == settings.origin());
     let cookie = cookie(headers, &cookie_name(settings, CSRF_COOKIE));
     let token_ok = cookie.is_some_and(|c| {
         let expected = csrf_token(c);
@@ -142,6 +146,14 @@ mod tests {
             client_ip("192.0.2.1".parse().expect("ip"), &h, &settings),
             "192.0.2.1".parse::<IpAddr>().expect("ip")
         );
+    }
+
+    #[test]
+    fn origin_null_says_nothing_and_the_token_decides() {
+        let settings = WebSettings { public_url: "http://localhost:8080".into(), ..WebSettings::default() };
+        let token = csrf_token("abc");
+        assert!(csrf_ok(&headers(&[("cookie", "sesame_csrf=abc"), ("origin", "null")]), &settings, &token));
+        assert!(!csrf_ok(&headers(&[("cookie", "sesame_csrf=xyz"), ("origin", "null")]), &settings, &token));
     }
 
     #[test]
