@@ -1,0 +1,172 @@
+//! `cargo run --release -p sesame-bench -- [--quick]`: the real `sesame serve` (release build) on
+//! a fresh SQLite database, loaded from this separate process over loopback.
+//!
+//! Scenarios: (a) GET the login page, (b) correct login with CSRF, (c) wrong password
+//! (throttling off), (d) "Mot de passe oublié" (captcha off, e-mails queued), (e) API session
+//! creation, (f) "Mes services e-santé" with a session, (g) overload: many concurrent logins
+//! while the login page and /healthz are probed. The raw argon2id rate at the same parameters
+//! is measured in the same run, on all cores, reusing each thread's memory.
+
+mod load;
+mod server;
+
+use clap::Parser;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(about = "Load benchmark of the real sesame server")]
+struct Args {
+    /// A seconds-long smoke run (CI): few accounts, short scenarios.
+    #[arg(long)]
+    quick: bool,
+    /// Accounts seeded before the run.
+    #[arg(long, default_value_t = 1000)]
+    accounts: u32,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients (login scenarios use as many as the server has hashing workers × 4).
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Concurrent clients of the overload scenario.
+    #[arg(long, default_value_t = 1000)]
+    overload: usize,
+    /// Where to write the JSON report (default: bench/results/latest.json, or a temporary
+    /// file with --quick).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Also rewrite the table in docs/benchmarks.md.
+    #[arg(long)]
+    update_docs: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub machine: String,
+    pub cores: usize,
+    pub accounts: u32,
+    pub argon2: String,
+    pub raw_argon2_hashes_per_second: f64,
+    pub login_ratio_to_raw: f64,
+    pub start_to_ready_ms: u128,
+    pub idle_rss_mb: f64,
+    pub scenarios: Vec<load::Outcome>,
+}
+
+fn main() -> std::process::ExitCode {
+    let mut args = Args::parse();
+    if args.quick {
+        args.accounts = args.accounts.min(50);
+        args.seconds = 1;
+        args.concurrency = args.concurrency.min(16);
+        args.overload = args.overload.min(100);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(&args)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
+    let binary = server::build_release()?;
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let raw = server::raw_argon2_rate(Duration::from_secs(args.seconds.clamp(1, 5)), cores);
+    println!("raw argon2id (m=19456 KiB, t=2, p=1, {cores} threads, memory reused): {raw:.1} hashes/s");
+    let seeded = server::Seeded::new(args.accounts).await?;
+    let duration = Duration::from_secs(args.seconds);
+    let mut scenarios = Vec::new();
+
+    let running = server::Running::start(&binary, &seeded, true).await?;
+    let (start_to_ready_ms, idle_rss_mb) = (running.ready_after.as_millis(), running.rss_mb());
+    println!("start to ready: {start_to_ready_ms} ms; idle RSS: {idle_rss_mb:.1} MB");
+    let logins = (cores * 4).max(8).min(args.concurrency);
+    scenarios.push(load::login_page(&running, args.concurrency, duration).await);
+    scenarios.push(load::login(&running, &seeded, logins, duration, true).await);
+    scenarios.push(load::forgot_password(&running, &seeded, args.concurrency, duration).await);
+    scenarios.push(load::api_sessions(&running, &seeded, logins, duration).await);
+    scenarios.push(load::services(&running, &seeded, args.concurrency, duration).await);
+    scenarios.push(load::overload(&running, &seeded, args.overload, duration).await);
+    drop(running);
+
+    let no_throttle = server::Running::start(&binary, &seeded, false).await?;
+    scenarios.insert(2, load::login(&no_throttle, &seeded, logins, duration, false).await);
+    drop(no_throttle);
+
+    let login_rps = scenarios.iter().find(|s| s.name.starts_with("(b)")).map_or(0.0, |s| s.requests_per_second);
+    let report = Report {
+        machine: server::machine(),
+        cores,
+        accounts: args.accounts,
+        argon2: "argon2id m=19456 KiB, t=2, p=1".into(),
+        raw_argon2_hashes_per_second: raw,
+        login_ratio_to_raw: if raw > 0.0 { login_rps / raw } else { 0.0 },
+        start_to_ready_ms,
+        idle_rss_mb,
+        scenarios,
+    };
+    let table = markdown(&report);
+    println!("\n{table}");
+    let out = args.out.clone().unwrap_or_else(|| {
+        if args.quick {
+            std::env::temp_dir().join("sesame-bench-quick.json")
+        } else {
+            PathBuf::from("bench/results/latest.json")
+        }
+    });
+    if let Some(dir) = out.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
+        .map_err(|e| format!("{}: {e}", out.display()))?;
+    println!("JSON report: {}", out.display());
+    if args.update_docs {
+        server::update_docs(&table)?;
+    }
+    let broken: Vec<_> = report.scenarios.iter().filter(|s| s.unexpected > 0).map(|s| s.name.clone()).collect();
+    if broken.is_empty() { Ok(()) } else { Err(format!("unexpected answers in: {}", broken.join(", "))) }
+}
+
+fn markdown(r: &Report) -> String {
+    let mut out = format!(
+        "Machine: {} ({} cores). {} accounts. {}.\n\nRaw argon2id rate: **{:.1} hashes/s**; correct login (b): **{:.1} % of it**. Start to ready: {} ms. Idle RSS: {:.1} MB.\n\n",
+        r.machine,
+        r.cores,
+        r.accounts,
+        r.argon2,
+        r.raw_argon2_hashes_per_second,
+        r.login_ratio_to_raw * 100.0,
+        r.start_to_ready_ms,
+        r.idle_rss_mb
+    );
+    out.push_str("| Scenario | Clients | Requests/s | p50 ms | p95 ms | p99 ms | Statuses | Server CPU | Peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n");
+    for s in &r.scenarios {
+        out.push_str(&format!(
+            "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.0} % | {:.1} |\n",
+            s.name,
+            s.clients,
+            s.requests_per_second,
+            s.p50_ms,
+            s.p95_ms,
+            s.p99_ms,
+            s.statuses,
+            s.server_cpu_percent,
+            s.peak_rss_mb
+        ));
+        for extra in &s.notes {
+            out.push_str(&format!("| ↳ {extra} | | | | | | | | |\n"));
+        }
+    }
+    out
+}
