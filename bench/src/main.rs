@@ -40,6 +40,10 @@ struct Args {
     /// Also rewrite the table in docs/benchmarks.md.
     #[arg(long)]
     update_docs: bool,
+    /// Run on PostgreSQL: a throw-away cluster started with the installed initdb/pg_ctl (or
+    /// the server named by SESAME_TEST_DATABASE_URL), instead of SQLite.
+    #[arg(long)]
+    postgres: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -47,6 +51,7 @@ pub struct Report {
     pub machine: String,
     pub cores: usize,
     pub accounts: u32,
+    pub database: String,
     pub argon2: String,
     pub raw_argon2_hashes_per_second: f64,
     pub login_ratio_to_raw: f64,
@@ -84,7 +89,8 @@ async fn run(args: &Args) -> Result<(), String> {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let raw = server::raw_argon2_rate(Duration::from_secs(args.seconds.clamp(1, 5)), cores);
     println!("raw argon2id (m=19456 KiB, t=2, p=1, {cores} threads, memory reused): {raw:.1} hashes/s");
-    let seeded = server::Seeded::new(args.accounts).await?;
+    let database_url = if args.postgres { Some(sesame_testkit::postgres_database_url().await) } else { None };
+    let seeded = server::Seeded::new(args.accounts, database_url).await?;
     let duration = Duration::from_secs(args.seconds);
     let mut scenarios = Vec::new();
 
@@ -109,6 +115,7 @@ async fn run(args: &Args) -> Result<(), String> {
         machine: server::machine(),
         cores,
         accounts: args.accounts,
+        database: if args.postgres { "PostgreSQL 15 (throw-away cluster)".into() } else { "SQLite (WAL)".into() },
         argon2: "argon2id m=19456 KiB, t=2, p=1".into(),
         raw_argon2_hashes_per_second: raw,
         login_ratio_to_raw: if raw > 0.0 { login_rps / raw } else { 0.0 },
@@ -119,10 +126,11 @@ async fn run(args: &Args) -> Result<(), String> {
     let table = markdown(&report);
     println!("\n{table}");
     let out = args.out.clone().unwrap_or_else(|| {
+        let name = if args.postgres { "latest-postgres.json" } else { "latest.json" };
         if args.quick {
             std::env::temp_dir().join("sesame-bench-quick.json")
         } else {
-            PathBuf::from("bench/results/latest.json")
+            PathBuf::from("bench/results").join(name)
         }
     });
     if let Some(dir) = out.parent() {
@@ -132,7 +140,7 @@ async fn run(args: &Args) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", out.display()))?;
     println!("JSON report: {}", out.display());
     if args.update_docs {
-        server::update_docs(&table)?;
+        server::update_docs(&table, args.postgres)?;
     }
     let broken: Vec<_> = report.scenarios.iter().filter(|s| s.unexpected > 0).map(|s| s.name.clone()).collect();
     if broken.is_empty() { Ok(()) } else { Err(format!("unexpected answers in: {}", broken.join(", "))) }
@@ -140,9 +148,10 @@ async fn run(args: &Args) -> Result<(), String> {
 
 fn markdown(r: &Report) -> String {
     let mut out = format!(
-        "Machine: {} ({} cores). {} accounts. {}.\n\nRaw argon2id rate: **{:.1} hashes/s**; correct login (b): **{:.1} % of it**. Start to ready: {} ms. Idle RSS: {:.1} MB.\n\n",
+        "Machine: {} ({} cores). {}, {} accounts. {}.\n\nRaw argon2id rate: **{:.1} hashes/s**; correct login (b): **{:.1} % of it**. Start to ready: {} ms. Idle RSS: {:.1} MB.\n\n",
         r.machine,
         r.cores,
+        r.database,
         r.accounts,
         r.argon2,
         r.raw_argon2_hashes_per_second,

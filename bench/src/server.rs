@@ -60,12 +60,16 @@ pub fn raw_argon2_rate(duration: Duration, threads: usize) -> f64 {
 pub struct Seeded {
     pub dir: tempfile::TempDir,
     pub accounts: u32,
+    /// `None`: SQLite in `dir`.
+    pub database_url: Option<String>,
 }
 
 impl Seeded {
-    pub async fn new(accounts: u32) -> Result<Self, String> {
+    pub async fn new(accounts: u32, database_url: Option<String>) -> Result<Self, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let url = format!("sqlite://{}", dir.path().join("data").join("sesame.db").display());
+        let url = database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("data").join("sesame.db").display()));
         let store = sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default())
             .await
             .map_err(|e| e.to_string())?;
@@ -92,7 +96,7 @@ impl Seeded {
             tx.commit().await.map_err(|e| e.to_string())?;
         }
         println!("seeded {accounts} accounts in {:.1} s", started.elapsed().as_secs_f64());
-        Ok(Self { dir, accounts })
+        Ok(Self { dir, accounts, database_url })
     }
 }
 
@@ -116,7 +120,11 @@ impl Running {
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let base = format!("http://127.0.0.1:{port}");
         let started = Instant::now();
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(url) = &seeded.database_url {
+            command.env("SESAME_DATABASE_URL", url).env("SESAME_DATABASE__MAX_CONNECTIONS", "32");
+        }
+        let child = command
             .arg("serve")
             .current_dir(seeded.dir.path())
             .env("SESAME_LISTEN", format!("127.0.0.1:{port}"))
@@ -197,10 +205,14 @@ pub fn machine() -> String {
 }
 
 /// Replaces the generated part of docs/benchmarks.md.
-pub fn update_docs(table: &str) -> Result<(), String> {
+pub fn update_docs(table: &str, postgres: bool) -> Result<(), String> {
     let path = Path::new("docs/benchmarks.md");
     let doc = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (start, end) = ("<!-- results: start -->", "<!-- results: end -->");
+    let (start, end) = if postgres {
+        ("<!-- postgres results: start -->", "<!-- postgres results: end -->")
+    } else {
+        ("<!-- results: start -->", "<!-- results: end -->")
+    };
     let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
         return Err("docs/benchmarks.md has no results markers".into());
     };
