@@ -175,7 +175,7 @@ impl PasswordHasher {
         let phc = self
             .dummy_phc
             .get_or_try_init(|| async {
-                let dummy = generate_dummy_password();
+                let dummy = crate::secret::generate_temporary_password();
                 self.hash(&dummy).await
             })
             .await?;
@@ -264,10 +264,6 @@ impl Engine {
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn generate_dummy_password() -> Password {
-    crate::secret::generate_temporary_password()
 }
 
 /// The PHC string format of argon2id hashes.

@@ -410,12 +410,9 @@ pub async fn create_certificate_session(
         let (title, text) = crate::pages::certificate::refusal_text(refusal);
         Problem::new(StatusCode::UNAUTHORIZED, "certificate_refused", title, text)
     };
-    let identity = match verifier.verify(&chain, state.auth.now()) {
+    let identity = match state.check_certificate(&verifier, &chain, &ctx).await? {
         Ok(identity) => identity,
-        Err((refusal, identity)) => {
-            state.auth.certificate_refused(refusal.code(), identity.as_ref(), None, &ctx).await?;
-            return Err(refused(Some(refusal)).into());
-        }
+        Err(refusal) => return Err(refused(Some(refusal)).into()),
     };
     let name = client_name(body.client.as_deref());
     match state.auth.certificate_login(&identity, Some((&name, &state.settings.api)), &ctx).await? {

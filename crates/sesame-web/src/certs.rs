@@ -353,3 +353,21 @@ pub fn describe(bytes: &[u8]) -> Result<(String, String), String> {
     let fingerprint = Sha256::digest(&der).iter().map(|b| format!("{b:02x}")).collect();
     Ok((fingerprint, cert.subject().to_string()))
 }
+
+impl AppState {
+    /// Judges the chain of a request; a refusal is audited here and returned.
+    pub async fn check_certificate(
+        &self,
+        verifier: &Verifier,
+        chain: &[Vec<u8>],
+        ctx: &sesame_core::audit::RequestContext,
+    ) -> Result<Result<CertificateIdentity, Refusal>, crate::error::WebError> {
+        match verifier.verify(chain, self.auth.now()) {
+            Ok(identity) => Ok(Ok(identity)),
+            Err((refusal, identity)) => {
+                self.auth.certificate_refused(refusal.code(), identity.as_ref(), None, ctx).await?;
+                Ok(Err(refusal))
+            }
+        }
+    }
+}

@@ -34,11 +34,25 @@ pub fn cookie_name(settings: &WebSettings, base: &str) -> String {
 
 /// `Set-Cookie` for a value the browser keeps until it closes (`None`: delete it).
 pub fn set_cookie(settings: &WebSettings, base: &str, value: Option<&str>) -> HeaderValue {
+    scoped_cookie(settings, base, value, "/", None)
+}
+
+/// `Set-Cookie` with a path (`/` whenever the `__Host-` prefix is used, which requires it) and an
+/// optional lifetime in seconds.
+pub fn scoped_cookie(
+    settings: &WebSettings,
+    base: &str,
+    value: Option<&str>,
+    path: &str,
+    max_age: Option<u32>,
+) -> HeaderValue {
     let name = cookie_name(settings, base);
     let secure = if settings.https() { "; Secure" } else { "" };
-    let text = match value {
-        Some(v) => format!("{name}={v}; Path=/; HttpOnly; SameSite=Lax{secure}"),
-        None => format!("{name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+    let path = if settings.https() { "/" } else { path };
+    let text = match (value, max_age) {
+        (Some(v), Some(age)) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={age}{secure}"),
+        (Some(v), None) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax{secure}"),
+        (None, _) => format!("{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
     };
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }

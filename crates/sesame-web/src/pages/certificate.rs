@@ -67,12 +67,9 @@ pub async fn login(
         return Ok(too_many_requests(&state, &headers));
     }
     let ctx = client.context(Actor::Anonymous);
-    let identity = match verifier.verify(&chain, state.auth.now()) {
+    let identity = match state.check_certificate(&verifier, &chain, &ctx).await? {
         Ok(identity) => identity,
-        Err((refusal, identity)) => {
-            state.auth.certificate_refused(refusal.code(), identity.as_ref(), None, &ctx).await?;
-            return Ok(state.render(&headers, None, refused_page(Some(refusal))));
-        }
+        Err(refusal) => return Ok(state.render(&headers, None, refused_page(Some(refusal)))),
     };
     match state.auth.certificate_login(&identity, None, &ctx).await? {
         CertificateLogin::SignedIn(opened) => Ok(state.signed_in_redirect(&opened, "/services")),

@@ -2,7 +2,7 @@
 
 use axum::Form;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use sesame_core::audit::Actor;
@@ -79,11 +79,7 @@ pub async fn submit(
         }
         ChangeOutcome::TemporaryPasswordExpired => {
             state.auth.logout(&user, &ctx).await?;
-            let p = Page::new("message.html", "Mot de passe provisoire expiré")
-                .status(StatusCode::FORBIDDEN)
-                .with("paragraphs", ["Votre mot de passe provisoire a expiré avant d'être remplacé.", "Demandez-en un nouveau avec « Mot de passe oublié », ou contactez le support."])
-                .with("support", true)
-                .with("links", [serde_json::json!({ "href": "/mot-de-passe-oublie", "label": "Mot de passe oublié", "button": true })]);
+            let p = super::temporary_password_expired("Votre mot de passe provisoire a expiré avant d'être remplacé.");
             let mut response = state.render(&headers, None, p);
             response.headers_mut().append(
                 axum::http::header::SET_COOKIE,

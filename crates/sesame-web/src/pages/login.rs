@@ -2,7 +2,7 @@
 
 use axum::Form;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Deserialize;
 use sesame_core::audit::Actor;
@@ -130,17 +130,9 @@ pub async fn submit(
             Ok(render(vec![FieldError::on("captcha", message)], new_captcha().await?))
         }
         LoginOutcome::TemporaryPasswordExpired => {
-            let page = Page::new("message.html", "Mot de passe provisoire expiré")
-                .status(StatusCode::FORBIDDEN)
-                .with(
-                    "paragraphs",
-                    [
-                        "Votre mot de passe provisoire n'est plus valable : il devait être remplacé dans les jours suivant son envoi.",
-                        "Demandez-en un nouveau avec « Mot de passe oublié », ou contactez le support.",
-                    ],
-                )
-                .with("support", true)
-                .with("links", [serde_json::json!({ "href": "/mot-de-passe-oublie", "label": "Mot de passe oublié", "button": true })]);
+            let page = super::temporary_password_expired(
+                "Votre mot de passe provisoire n'est plus valable : il devait être remplacé dans les jours suivant son envoi.",
+            );
             Ok(state.render(&headers, None, page))
         }
     }

@@ -101,6 +101,18 @@ impl AppState {
     }
 }
 
+/// "Mot de passe provisoire expiré": why, and the way out (Mot de passe oublié, support).
+pub fn temporary_password_expired(why: &'static str) -> crate::view::Page {
+    crate::view::Page::new("message.html", "Mot de passe provisoire expiré")
+        .status(StatusCode::FORBIDDEN)
+        .with("paragraphs", [why, "Demandez-en un nouveau avec « Mot de passe oublié », ou contactez le support."])
+        .with("support", true)
+        .with(
+            "links",
+            [serde_json::json!({ "href": "/mot-de-passe-oublie", "label": "Mot de passe oublié", "button": true })],
+        )
+}
+
 /// 429 with `Retry-After` for a client address over its limit.
 pub fn too_many_requests(state: &AppState, headers: &HeaderMap) -> Response {
     let page = crate::view::Page::new("message.html", "Trop de tentatives").status(StatusCode::TOO_MANY_REQUESTS).with(

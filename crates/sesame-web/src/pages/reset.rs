@@ -22,16 +22,9 @@ use crate::view::{FieldError, Page, see_other};
 const RESET_COOKIE: &str = "sesame_reset";
 const PATH: &str = "/mot-de-passe-oublie";
 
+/// The link's token, kept out of the address bar: scoped to these pages, one hour at most.
 fn reset_cookie(state: &AppState, value: Option<&str>) -> HeaderValue {
-    let name = cookie_name(&state.settings, RESET_COOKIE);
-    let secure = if state.settings.https() { "; Secure" } else { "" };
-    // The `__Host-` prefix requires Path=/; without HTTPS the cookie is scoped to these pages.
-    let path = if state.settings.https() { "/" } else { PATH };
-    let text = match value {
-        Some(v) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax; Max-Age=3600{secure}"),
-        None => format!("{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-    };
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    crate::request::scoped_cookie(&state.settings, RESET_COOKIE, value, PATH, Some(3600))
 }
 
 fn request_page(errors: Vec<FieldError>, identifier: &str, captcha: Option<crate::captcha::Challenge>) -> Page {

@@ -4,7 +4,9 @@ use serde_json::json;
 use sesame_core::accounts::{CreateAccount, IssuedPassword};
 use sesame_core::audit::RequestContext;
 use sesame_core::model::{Account, AccountFilter, AccountStatus};
+use sesame_core::store::Store;
 use sesame_core::types::{Email, Identifier, NationalId, PersonName};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::{confirm, format_utc};
@@ -29,7 +31,7 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
             let issued = accounts.create_account(request, &ctx).await?;
             let a = &issued.account;
             println!("Created account {} ({} <{}>).", a.identifier, a.display_name(), a.email);
-            report_issued(config, &issued, args.show_password).await
+            report_issued(config, &store, &issued, args.show_password).await
         }
         AccountCommand::Show { account, json } => {
             let account = accounts.find(&account).await?;
@@ -99,7 +101,7 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
                 "Issued a temporary password for {}; its sessions, tokens and reset links have ended.",
                 account.identifier
             );
-            report_issued(config, &issued, show_password).await
+            report_issued(config, &store, &issued, show_password).await
         }
         AccountCommand::Disable { account, yes } => {
             let account = accounts.find(&account).await?;
@@ -124,7 +126,7 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
                 .map_err(|e| CliError::bad(format!("{}: {e}", certificate.display())))?;
             accounts.pin_certificate(&account, &fingerprint, &subject, true, &ctx).await?;
             println!("Certificate {subject} (SHA-256 {fingerprint}) now signs in to {}.", account.identifier);
-            deliver_now(config, "the notification e-mail").await
+            deliver_now(config, &store, "the notification e-mail").await
         }
         AccountCommand::UnbindCertificate { account, certificate, fingerprint } => {
             let account = accounts.find(&account).await?;
@@ -148,7 +150,7 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
             };
             accounts.pin_certificate(&account, &fingerprint, subject, false, &ctx).await?;
             println!("Certificate {subject} no longer signs in to {}.", account.identifier);
-            deliver_now(config, "the notification e-mail").await
+            deliver_now(config, &store, "the notification e-mail").await
         }
         AccountCommand::Enable { account } => {
             let account = accounts.find(&account).await?;
@@ -190,20 +192,23 @@ fn account_json(a: &Account) -> serde_json::Value {
 
 /// Prints what was issued, then tries to deliver the two e-mails at once. When the transport
 /// is down they stay queued for the server's worker or `sesame mail flush`.
-async fn report_issued(config: &Config, issued: &IssuedPassword, show_password: bool) -> Result<(), CliError> {
+async fn report_issued(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    issued: &IssuedPassword,
+    show_password: bool,
+) -> Result<(), CliError> {
     println!("Temporary password valid until {}.", format_utc(issued.valid_until));
     if show_password {
         println!("Temporary password: {}", issued.temporary_password.expose());
     }
-    deliver_now(config, "two e-mails (identifier, temporary password)").await
+    deliver_now(config, store, "two e-mails (identifier, temporary password)").await
 }
 
 /// Tries to deliver what was just queued; when the transport is down the messages stay queued
 /// for the server's worker or `sesame mail flush`.
-async fn deliver_now(config: &Config, what: &str) -> Result<(), CliError> {
-    let store = app::open_store(config).await?;
-    let clock = app::clock();
-    let worker = app::worker(config, &store, &clock)?;
+async fn deliver_now(config: &Config, store: &Arc<dyn Store>, what: &str) -> Result<(), CliError> {
+    let worker = app::worker(config, store, &app::clock())?;
     let budget = Duration::from_secs(config.mail.smtp.timeout_secs.saturating_add(5));
     let outcome = tokio::time::timeout(budget, worker.flush()).await;
     let destination = app::transport(config).map(|t| t.describe()).unwrap_or_default();
