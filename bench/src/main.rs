@@ -44,6 +44,20 @@ struct Args {
     /// the server named by SESAME_TEST_DATABASE_URL), instead of SQLite.
     #[arg(long)]
     postgres: bool,
+    /// Run only these scenarios, by letter (e.g. `--only d,f`), to profile one of them. The
+    /// report of a partial run is not written to the docs.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<char>,
+    /// Load this `sesame` binary instead of building the release one (e.g. a build with
+    /// symbols, to profile it: see docs/benchmarks.md).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+}
+
+impl Args {
+    fn runs(&self, scenario: char) -> bool {
+        self.only.is_empty() || self.only.contains(&scenario)
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -85,7 +99,10 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(args: &Args) -> Result<(), String> {
-    let binary = server::build_release()?;
+    let binary = match &args.binary {
+        Some(path) => std::fs::canonicalize(path).map_err(|e| format!("{}: {e}", path.display()))?,
+        None => server::build_release()?,
+    };
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let raw = server::raw_argon2_rate(Duration::from_secs(args.seconds.clamp(1, 5)), cores);
     println!("raw argon2id (m=19456 KiB, t=2, p=1, {cores} threads, memory reused): {raw:.1} hashes/s");
@@ -98,17 +115,32 @@ async fn run(args: &Args) -> Result<(), String> {
     let (start_to_ready_ms, idle_rss_mb) = (running.ready_after.as_millis(), running.rss_mb());
     println!("start to ready: {start_to_ready_ms} ms; idle RSS: {idle_rss_mb:.1} MB");
     let logins = (cores * 4).max(8).min(args.concurrency);
-    scenarios.push(load::login_page(&running, args.concurrency, duration).await);
-    scenarios.push(load::login(&running, &seeded, logins, duration, true).await);
-    scenarios.push(load::forgot_password(&running, &seeded, args.concurrency, duration).await);
-    scenarios.push(load::api_sessions(&running, &seeded, logins, duration).await);
-    scenarios.push(load::services(&running, &seeded, args.concurrency, duration).await);
-    scenarios.push(load::overload(&running, &seeded, args.overload, duration).await);
+    if args.runs('a') {
+        scenarios.push(load::login_page(&running, args.concurrency, duration).await);
+    }
+    if args.runs('b') {
+        scenarios.push(load::login(&running, &seeded, logins, duration, true).await);
+    }
+    if args.runs('d') {
+        scenarios.push(load::forgot_password(&running, &seeded, args.concurrency, duration).await);
+    }
+    if args.runs('e') {
+        scenarios.push(load::api_sessions(&running, &seeded, logins, duration).await);
+    }
+    if args.runs('f') {
+        scenarios.push(load::services(&running, &seeded, args.concurrency, duration).await);
+    }
+    if args.runs('g') {
+        scenarios.push(load::overload(&running, &seeded, args.overload, duration).await);
+    }
     drop(running);
 
-    let no_throttle = server::Running::start(&binary, &seeded, false).await?;
-    scenarios.insert(2, load::login(&no_throttle, &seeded, logins, duration, false).await);
-    drop(no_throttle);
+    if args.runs('c') {
+        let no_throttle = server::Running::start(&binary, &seeded, false).await?;
+        let at = scenarios.iter().position(|s| s.name.as_str() > "(c)").unwrap_or(scenarios.len());
+        scenarios.insert(at, load::login(&no_throttle, &seeded, logins, duration, false).await);
+        drop(no_throttle);
+    }
 
     let login_rps = scenarios.iter().find(|s| s.name.starts_with("(b)")).map_or(0.0, |s| s.requests_per_second);
     let report = Report {
@@ -139,6 +171,9 @@ async fn run(args: &Args) -> Result<(), String> {
     std::fs::write(&out, serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
         .map_err(|e| format!("{}: {e}", out.display()))?;
     println!("JSON report: {}", out.display());
+    if args.update_docs && !args.only.is_empty() {
+        return Err("--update-docs needs a full run: drop --only".into());
+    }
     if args.update_docs {
         server::update_docs(&table, args.postgres)?;
     }

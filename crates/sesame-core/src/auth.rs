@@ -385,10 +385,7 @@ impl AuthService {
     /// The live session behind a cookie or bearer token, with its account. Records activity.
     pub async fn resolve(&self, token: &str) -> Result<Option<SignedIn>, AuthError> {
         let now = self.clock.now();
-        let Some(mut session) = self.store.session_by_token_hash(&digest(token), now).await? else {
-            return Ok(None);
-        };
-        let Some(account) = self.store.account_by_id(session.account_id).await? else {
+        let Some((mut session, account)) = self.store.session_by_token_hash(&digest(token), now).await? else {
             return Ok(None);
         };
         if account.status != AccountStatus::Active {
@@ -548,10 +545,7 @@ impl AuthService {
     }
 
     pub(crate) async fn audit(&self, event: AuditEvent) -> Result<(), AuthError> {
-        let mut tx = self.store.begin().await?;
-        tx.append_audit(&event, self.clock.now()).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(self.store.append_audit(&event, self.clock.now()).await?)
     }
 }
 

@@ -116,8 +116,11 @@ impl ResetService {
             Some(_) if recent >= self.settings.max_per_hour => (Outcome::Ignored, "hourly_limit"),
             Some(_) => (Outcome::Success, "sent"),
         };
-        let mut tx = self.store.begin().await?;
+        let details = serde_json::json!({ "result": reason });
+        let event = AuditEvent::new(AuditAction::ResetRequested, outcome, account.as_ref().map(|a| a.id), ctx)
+            .with_details(details);
         if let (Some(account), Outcome::Success) = (&account, outcome) {
+            let mut tx = self.store.begin().await?;
             let token = generate_token(32);
             let minutes = self.settings.link_minutes;
             tx.insert_reset_token(
@@ -135,14 +138,12 @@ impl ResetService {
                 valid_minutes: minutes,
             };
             tx.enqueue_mail(&mail_to(account, message), now).await?;
+            tx.append_audit(&event, now).await?;
+            tx.commit().await?;
+        } else {
+            // Nothing is sent: the event is all there is to write.
+            self.store.append_audit(&event, now).await?;
         }
-        let details = serde_json::json!({ "result": reason });
-        tx.append_audit(
-            &AuditEvent::new(AuditAction::ResetRequested, outcome, account.map(|a| a.id), ctx).with_details(details),
-            now,
-        )
-        .await?;
-        tx.commit().await?;
         Ok(RequestAnswer { masked_email: masked })
     }
 
@@ -214,12 +215,8 @@ impl ResetService {
         reason: &str,
         ctx: &RequestContext,
     ) -> Result<(), AuthError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
         let event = AuditEvent::new(AuditAction::ResetRefused, Outcome::Failure, account, ctx)
             .with_details(serde_json::json!({ "reason": reason }));
-        tx.append_audit(&event, now).await?;
-        tx.commit().await?;
-        Ok(())
+        Ok(self.store.append_audit(&event, self.clock.now()).await?)
     }
 }

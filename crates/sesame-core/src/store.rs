@@ -72,8 +72,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
 
-    /// The live session with this token digest: not revoked, not expired at `now`.
-    async fn session_by_token_hash(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>>;
+    /// The live session with this token digest (not revoked, not expired at `now`) and its
+    /// account, read together: every signed-in page starts here.
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(Session, Account)>>;
     /// Records activity: pushes the idle expiry (never past the absolute one).
     async fn touch_session(
         &self,
@@ -101,6 +106,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Counts one hit in `bucket`'s fixed window of length `window` and returns the hits in the
     /// current window, this one included. Shared by every node.
     async fn hit_rate_limit(&self, bucket: &str, now: OffsetDateTime, window: Duration) -> StoreResult<u32>;
+
+    /// Records an event that changes nothing else, in one statement of its own: a refusal or
+    /// an ignored request need not open a transaction. Anything that changes state records its
+    /// event with [`Tx::append_audit`], in the same transaction.
+    async fn append_audit(&self, event: &AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
 
     /// Claims up to `limit` due e-mails for this node until `lease_until`: no other node (nor
     /// this one) claims them again before then unless they are released.

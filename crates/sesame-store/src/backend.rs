@@ -1,6 +1,7 @@
 // The Store implementation shared by both backends. Not a module: `sqlite.rs` and `postgres.rs`
 // each `include!` it after defining `DB` (the sqlx driver), `NAME`, `BEGIN_WRITE`,
-// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL` and the inherent methods `migrate_impl` and `backup_impl`.
+// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL`, the `Writer` that lends out a writing connection
+// (`WriterConn`), and the inherent methods `migrate_impl` and `backup_impl`.
 // Every statement uses `$n` placeholders, which both drivers accept.
 
 use async_trait::async_trait;
@@ -17,27 +18,85 @@ use crate::rows::{self, AccountRow, ApiTokenRow, AuditRow, CredentialRow, Outbox
 
 use crate::{account_select, map_err};
 
-/// The store over one connection pool.
+/// The store: a pool of connections for reads, and a [`Writer`] for every write.
+///
+/// On PostgreSQL the writer is the same pool. On SQLite, which admits one writer at a time, it
+/// is a single connection lent out in turn: writers queue, in order, instead of each taking a
+/// connection and then polling for the database lock (SQLite's busy handler sleeps between
+/// attempts, which made a write-heavy page spend its time asleep), and without the round trip
+/// a pool makes to test every connection it takes back. Readers never wait for it (WAL), and
+/// reader connections are `query_only`, so a write sent to the wrong place fails in the tests
+/// rather than contending in production.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     pool: sqlx::Pool<DB>,
+    writer: Writer,
 }
 
-/// One write transaction; rolled back when dropped uncommitted.
-#[derive(Debug)]
+/// One write transaction on the writer's connection; rolled back when dropped uncommitted.
+///
+/// It drives the driver's transaction manager itself because the connection is not always a
+/// pool's (on SQLite it is the writer's own); `Drop` queues the rollback exactly as
+/// `sqlx::Transaction` does, so the next user of the connection finds it clean.
 pub struct SqlTx {
-    tx: sqlx::Transaction<'static, DB>,
+    conn: WriterConn,
+    open: bool,
+}
+
+impl std::fmt::Debug for SqlTx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlTx").field("open", &self.open).finish_non_exhaustive()
+    }
+}
+
+impl Drop for SqlTx {
+    fn drop(&mut self) {
+        if self.open {
+            <<DB as sqlx::Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::start_rollback(&mut self.conn);
+        }
+    }
+}
+
+impl SqlStore {
+    async fn begin_tx(&self) -> StoreResult<SqlTx> {
+        let mut conn = self.writer.acquire().await?;
+        <<DB as sqlx::Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::begin(
+            &mut conn,
+            Some(sqlx::SqlSafeStr::into_sql_str(BEGIN_WRITE)),
+        )
+        .await
+        .map_err(map_err)?;
+        Ok(SqlTx { conn, open: true })
+    }
 }
 
 fn json(value: &impl serde::Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
 }
 
+/// The one statement that records an audit event, in a transaction or on its own.
+fn insert_audit(
+    e: &AuditEvent,
+    now: OffsetDateTime,
+) -> StoreResult<sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>> {
+    Ok(sqlx::query(concat!(
+        "INSERT INTO audit_events (occurred_at, action, outcome, actor, account_id, ip, user_agent, details)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    ))
+    .bind(to_unix_millis(now))
+    .bind(e.action.as_str())
+    .bind(e.outcome.as_str())
+    .bind(e.context.actor.to_string())
+    .bind(e.account_id.map(|a| a.0))
+    .bind(e.context.ip.clone())
+    .bind(e.context.user_agent.clone())
+    .bind(json(&e.details)?))
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn begin(&self) -> StoreResult<Box<dyn Tx>> {
-        let tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(map_err)?;
-        Ok(Box::new(SqlTx { tx }))
+        Ok(Box::new(self.begin_tx().await?))
     }
 
     fn backend(&self) -> &'static str {
@@ -166,18 +225,25 @@ impl Store for SqlStore {
             .map_err(map_err)
     }
 
-    async fn session_by_token_hash(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<Session>> {
-        let row = sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT id, account_id, auth_method, must_change_password, ip, user_agent, created_at, last_seen_at,",
-            " idle_expires_at, absolute_expires_at FROM sessions",
-            " WHERE token_hash = $1 AND revoked_at IS NULL AND idle_expires_at > $2 AND absolute_expires_at > $2"
+    async fn session_by_token_hash(
+        &self,
+        token_hash: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<Option<(Session, Account)>> {
+        let row = sqlx::query_as::<_, rows::SignedInRow>(concat!(
+            "SELECT s.id, s.account_id, s.auth_method, s.must_change_password, s.ip, s.user_agent, s.created_at,",
+            " s.last_seen_at, s.idle_expires_at, s.absolute_expires_at, a.identifier, a.email, a.first_name,",
+            " a.last_name, a.national_id, a.status, a.created_at AS account_created_at,",
+            " a.updated_at AS account_updated_at",
+            " FROM sessions s JOIN accounts a ON a.id = s.account_id",
+            " WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2"
         ))
         .bind(token_hash)
         .bind(to_unix_millis(now))
         .fetch_optional(&self.pool)
         .await
         .map_err(map_err)?;
-        row.map(Session::try_from).transpose()
+        row.map(rows::SignedInRow::split).transpose()
     }
 
     async fn touch_session(&self, id: SessionId, now: OffsetDateTime, idle_expires_at: OffsetDateTime) -> StoreResult<()> {
@@ -189,7 +255,7 @@ impl Store for SqlStore {
         .bind(to_unix_millis(now))
         .bind(to_unix_millis(idle_expires_at))
         .bind(id.0)
-        .execute(&self.pool)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -282,10 +348,15 @@ impl Store for SqlStore {
         .bind(bucket)
         .bind(to_unix_millis(now))
         .bind(to_unix_millis(now - window))
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *self.writer.acquire().await?)
         .await
         .map_err(map_err)?;
         Ok(u32::try_from(hits).unwrap_or(u32::MAX))
+    }
+
+    async fn append_audit(&self, e: &AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
+        insert_audit(e, now)?.execute(&mut *self.writer.acquire().await?).await.map_err(map_err)?;
+        Ok(())
     }
 
     async fn claim_due_mail(&self, now: OffsetDateTime, lease_until: OffsetDateTime, limit: u32) -> StoreResult<Vec<QueuedMail>> {
@@ -293,7 +364,7 @@ impl Store for SqlStore {
             .bind(to_unix_millis(lease_until))
             .bind(to_unix_millis(now))
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.writer.acquire().await?)
             .await
             .map_err(map_err)?;
         rows.sort_by_key(|r| r.id());
@@ -310,9 +381,9 @@ impl Store for SqlStore {
 
     async fn purge_expired(&self, now: OffsetDateTime, sent_before: OffsetDateTime) -> StoreResult<Purged> {
         let now = to_unix_millis(now);
-        let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(map_err)?;
+        let mut tx = self.begin_tx().await?;
         let mut run = async |sql: &'static str, at: i64| -> StoreResult<u64> {
-            Ok(sqlx::query(sql).bind(at).execute(&mut *tx).await.map_err(map_err)?.rows_affected())
+            Ok(sqlx::query(sql).bind(at).execute(&mut *tx.conn).await.map_err(map_err)?.rows_affected())
         };
         let sessions = run("DELETE FROM sessions WHERE absolute_expires_at < $1 OR idle_expires_at < $1 OR revoked_at IS NOT NULL", now).await?;
         let tokens = run("DELETE FROM api_tokens WHERE expires_at < $1", now).await?
@@ -321,7 +392,7 @@ impl Store for SqlStore {
         run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
         run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
         let sent_mail = run("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", to_unix_millis(sent_before)).await?;
-        tx.commit().await.map_err(map_err)?;
+        Tx::commit(Box::new(tx)).await?;
         Ok(Purged { sessions, tokens, captchas, sent_mail })
     }
 
@@ -335,7 +406,7 @@ impl Tx for SqlTx {
     async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE identifier_key = $1")
             .bind(key)
-            .fetch_one(&mut *self.tx)
+            .fetch_one(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(n > 0)
@@ -356,7 +427,7 @@ impl Tx for SqlTx {
         .bind(a.last_name.as_str())
         .bind(a.national_id.as_ref().map(sesame_core::types::NationalId::id_nat_ps))
         .bind(now)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(&mut *self.conn)
         .await
         .map_err(map_err)?;
         Ok(AccountId(id))
@@ -365,7 +436,7 @@ impl Tx for SqlTx {
     async fn account_for_update(&mut self, id: AccountId) -> StoreResult<Option<Account>> {
         let row = sqlx::query_as::<_, AccountRow>(ACCOUNT_FOR_UPDATE)
             .bind(id.0)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(&mut *self.conn)
             .await
             .map_err(map_err)?;
         row.map(Account::try_from).transpose()
@@ -376,7 +447,7 @@ impl Tx for SqlTx {
             .bind(status.as_str())
             .bind(to_unix_millis(now))
             .bind(id.0)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -394,7 +465,7 @@ impl Tx for SqlTx {
         .bind(&c.phc)
         .bind(c.temporary_until.map(to_unix_millis))
         .bind(changed_at)
-        .execute(&mut *self.tx)
+        .execute(&mut *self.conn)
         .await
         .map_err(map_err)?;
         sqlx::query("INSERT INTO password_history (account_id, phc, temporary, created_at) VALUES ($1, $2, $3, $4)")
@@ -402,7 +473,7 @@ impl Tx for SqlTx {
             .bind(&c.phc)
             .bind(c.is_temporary())
             .bind(changed_at)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -416,7 +487,7 @@ impl Tx for SqlTx {
             "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
             "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
         ] {
-            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.tx).await.map_err(map_err)?.rows_affected();
+            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?.rows_affected();
         }
         Ok(total)
     }
@@ -428,7 +499,7 @@ impl Tx for SqlTx {
             "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
             "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
         ] {
-            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.tx).await.map_err(map_err)?.rows_affected();
+            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?.rows_affected();
         }
         Ok(total)
     }
@@ -445,27 +516,13 @@ impl Tx for SqlTx {
         .bind(&mail.to_name)
         .bind(json(&mail.message)?)
         .bind(now)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(&mut *self.conn)
         .await
         .map_err(map_err)
     }
 
     async fn append_audit(&mut self, e: &AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(concat!(
-            "INSERT INTO audit_events (occurred_at, action, outcome, actor, account_id, ip, user_agent, details)",
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-        ))
-        .bind(to_unix_millis(now))
-        .bind(e.action.as_str())
-        .bind(e.outcome.as_str())
-        .bind(e.context.actor.to_string())
-        .bind(e.account_id.map(|a| a.0))
-        .bind(e.context.ip.as_deref())
-        .bind(e.context.user_agent.as_deref())
-        .bind(json(&e.details)?)
-        .execute(&mut *self.tx)
-        .await
-        .map_err(map_err)?;
+        insert_audit(e, now)?.execute(&mut *self.conn).await.map_err(map_err)?;
         Ok(())
     }
 
@@ -474,7 +531,7 @@ impl Tx for SqlTx {
             .bind(to_unix_millis(now))
             .bind(json(redacted)?)
             .bind(id)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -485,7 +542,7 @@ impl Tx for SqlTx {
             .bind(to_unix_millis(next_attempt_at))
             .bind(error)
             .bind(id)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -507,7 +564,7 @@ impl Tx for SqlTx {
         .bind(created)
         .bind(to_unix_millis(n.idle_expires_at))
         .bind(to_unix_millis(n.absolute_expires_at))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(&mut *self.conn)
         .await
         .map_err(map_err)?;
         Ok(SessionId(id))
@@ -518,7 +575,7 @@ impl Tx for SqlTx {
             .bind(to_unix_millis(now))
             .bind(id.0)
             .bind(account.0)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -529,7 +586,7 @@ impl Tx for SqlTx {
             .bind(to_unix_millis(now))
             .bind(account.0)
             .bind(keep.0)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
@@ -549,7 +606,7 @@ impl Tx for SqlTx {
         .bind(key)
         .bind(to_unix_millis(now))
         .bind(to_unix_millis(now - window))
-        .fetch_one(&mut *self.tx)
+        .fetch_one(&mut *self.conn)
         .await
         .map_err(map_err)?;
         Ok(ThrottleState::from(row))
@@ -559,7 +616,7 @@ impl Tx for SqlTx {
         sqlx::query("UPDATE login_throttle SET blocked_until = $1 WHERE identifier_key = $2")
             .bind(until.map(to_unix_millis))
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -568,7 +625,7 @@ impl Tx for SqlTx {
     async fn clear_login_failures(&mut self, key: &str) -> StoreResult<()> {
         sqlx::query("DELETE FROM login_throttle WHERE identifier_key = $1")
             .bind(key)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -588,7 +645,7 @@ impl Tx for SqlTx {
         .bind(t.ip.as_deref())
         .bind(to_unix_millis(t.created_at))
         .bind(to_unix_millis(t.expires_at))
-        .execute(&mut *self.tx)
+        .execute(&mut *self.conn)
         .await
         .map_err(map_err)?;
         Ok(())
@@ -600,7 +657,7 @@ impl Tx for SqlTx {
             .bind(fingerprint)
             .bind(subject)
             .bind(to_unix_millis(now))
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -610,7 +667,7 @@ impl Tx for SqlTx {
         let done = sqlx::query("DELETE FROM certificate_bindings WHERE account_id = $1 AND fingerprint = $2")
             .bind(account.0)
             .bind(fingerprint)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -623,7 +680,7 @@ impl Tx for SqlTx {
         ))
         .bind(to_unix_millis(now))
         .bind(id)
-        .execute(&mut *self.tx)
+        .execute(&mut *self.conn)
         .await
         .map_err(map_err)?;
         Ok(done.rows_affected() == 1)
@@ -634,7 +691,7 @@ impl Tx for SqlTx {
             .bind(to_unix_millis(now))
             .bind(account.0)
             .bind(family)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(done.rows_affected())
@@ -645,7 +702,7 @@ impl Tx for SqlTx {
         sqlx::query("UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND used_at IS NULL AND revoked_at IS NULL")
             .bind(now)
             .bind(account.0)
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         sqlx::query("INSERT INTO reset_tokens (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -653,7 +710,7 @@ impl Tx for SqlTx {
             .bind(account.0)
             .bind(now)
             .bind(to_unix_millis(expires_at))
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -666,7 +723,7 @@ impl Tx for SqlTx {
         ))
         .bind(to_unix_millis(now))
         .bind(token_hash)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(&mut *self.conn)
         .await
         .map_err(map_err)?;
         Ok(id.map(AccountId))
@@ -678,7 +735,7 @@ impl Tx for SqlTx {
             .bind(answer_hash)
             .bind(to_unix_millis(now))
             .bind(to_unix_millis(expires_at))
-            .execute(&mut *self.tx)
+            .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
         Ok(())
@@ -691,12 +748,16 @@ impl Tx for SqlTx {
         ))
         .bind(to_unix_millis(now))
         .bind(challenge_hash)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(&mut *self.conn)
         .await
         .map_err(map_err)
     }
 
-    async fn commit(self: Box<Self>) -> StoreResult<()> {
-        self.tx.commit().await.map_err(map_err)
+    async fn commit(mut self: Box<Self>) -> StoreResult<()> {
+        <<DB as sqlx::Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::commit(&mut self.conn)
+            .await
+            .map_err(map_err)?;
+        self.open = false;
+        Ok(())
     }
 }

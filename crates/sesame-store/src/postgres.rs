@@ -19,6 +19,18 @@ const CLAIM_MAIL: &str = concat!(
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Writes go through the same pool as reads: PostgreSQL has many writers.
+#[derive(Debug, Clone)]
+struct Writer(sqlx::PgPool);
+
+type WriterConn = sqlx::pool::PoolConnection<sqlx::Postgres>;
+
+impl Writer {
+    async fn acquire(&self) -> StoreResult<WriterConn> {
+        self.0.acquire().await.map_err(map_err)
+    }
+}
+
 include!("backend.rs");
 
 pub use SqlStore as PostgresStore;
@@ -34,7 +46,7 @@ impl SqlStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to {redacted}: {e}")))?;
-        Ok(Self { pool })
+        Ok(Self { writer: Writer(pool.clone()), pool })
     }
 
     async fn migrate_impl(&self) -> StoreResult<()> {

@@ -168,6 +168,39 @@ impl TryFrom<SessionRow> for Session {
     }
 }
 
+/// A session joined with its account: the session's columns, then the account's (its id is the
+/// session's `account_id`; its timestamps renamed apart from the session's).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SignedInRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    identifier: String,
+    email: String,
+    first_name: String,
+    last_name: String,
+    national_id: Option<String>,
+    status: String,
+    account_created_at: i64,
+    account_updated_at: i64,
+}
+
+impl SignedInRow {
+    pub(crate) fn split(self) -> Result<(Session, Account), StoreError> {
+        let account = AccountRow {
+            id: self.session.account_id,
+            identifier: self.identifier,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            national_id: self.national_id,
+            status: self.status,
+            created_at: self.account_created_at,
+            updated_at: self.account_updated_at,
+        };
+        Ok((Session::try_from(self.session)?, Account::try_from(account)?))
+    }
+}
+
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct ThrottleRow {
     consecutive_failures: i64,

@@ -1,6 +1,8 @@
-//! The embedded default: one SQLite file, WAL, foreign keys on, a busy timeout, mode 0600.
+//! The embedded default: one SQLite file, WAL, foreign keys on, a busy timeout, mode 0600; one
+//! writer connection, several `query_only` readers.
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::ConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
@@ -22,6 +24,35 @@ const CLAIM_MAIL: &str = concat!(
 );
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The one connection that writes, lent out in turn (first come, first served).
+///
+/// Not a pool of one: a pool tests each connection it takes back with a round trip to the
+/// connection's thread, which on the single writer would be paid inside everybody's wait.
+/// Waiting is bounded by the busy timeout, as waiting for SQLite's own lock is.
+#[derive(Debug, Clone)]
+struct Writer {
+    conn: std::sync::Arc<tokio::sync::Mutex<SqliteConnection>>,
+    wait: std::time::Duration,
+}
+
+type WriterConn = tokio::sync::OwnedMutexGuard<SqliteConnection>;
+
+impl Writer {
+    async fn acquire(&self) -> StoreResult<WriterConn> {
+        use sqlx_core::transaction::TransactionManager as _;
+        let mut conn =
+            tokio::time::timeout(self.wait, std::sync::Arc::clone(&self.conn).lock_owned()).await.map_err(|_| {
+                StoreError::Unavailable(format!("the database stayed busy for {} s", self.wait.as_secs_f32()))
+            })?;
+        // A transaction whose `BEGIN` was acknowledged to a caller that had already gone (a
+        // cancelled request) has no owner to end it: end it before lending the connection.
+        if <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(&conn) > 0 {
+            <sqlx::Sqlite as sqlx::Database>::TransactionManager::start_rollback(&mut conn);
+        }
+        Ok(conn)
+    }
+}
 
 include!("backend.rs");
 
@@ -61,22 +92,32 @@ impl SqlStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(options.busy_timeout);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .acquire_timeout(options.connect_timeout)
-            .connect_with(connect)
-            .await
-            .map_err(|e| unavailable("cannot open the database", &e))?;
+        // The writer first: it creates the WAL files the readers then share.
+        let mut writer = connect.connect().await.map_err(|e| unavailable("cannot open the database", &e))?;
         // A file that is not an SQLite database only fails at the first statement: fail now.
         sqlx::query("SELECT COUNT(*) FROM sqlite_master")
-            .execute(&pool)
+            .execute(&mut writer)
             .await
             .map_err(|e| unavailable("cannot read the database", &e))?;
-        Ok(Self { pool })
+        let writer = Writer { conn: std::sync::Arc::new(tokio::sync::Mutex::new(writer)), wait: options.busy_timeout };
+        // No `test_before_acquire` ping: a local file does not go stale, and each ping is one
+        // more round trip to the connection's thread.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .test_before_acquire(false)
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect.pragma("query_only", "ON"))
+            .await
+            .map_err(|e| unavailable("cannot open the database", &e))?;
+        Ok(Self { pool, writer })
     }
 
     async fn migrate_impl(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))
+        let mut conn = self.writer.acquire().await?;
+        MIGRATOR
+            .run_direct(None, &mut *conn, false)
+            .await
+            .map_err(|e| StoreError::Database(format!("migration failed: {e}")))
     }
 
     /// `VACUUM INTO` a new, empty, 0600 file: a consistent copy taken while the server runs.
@@ -87,11 +128,21 @@ impl SqlStore {
             .mode(0o600)
             .open(target)
             .map_err(|e| StoreError::Unsupported(format!("cannot create {}: {e}", target.display())))?;
-        let result = sqlx::query("VACUUM INTO $1")
-            .bind(target.to_string_lossy().into_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(map_err);
+        // On a reader, so that writers go on meanwhile; `VACUUM INTO` writes only the new file,
+        // but `query_only` forbids it, so it is lifted for this one statement.
+        let result = async {
+            let mut conn = self.pool.acquire().await?;
+            sqlx::query("PRAGMA query_only = OFF").execute(&mut *conn).await?;
+            let vacuum =
+                sqlx::query("VACUUM INTO $1").bind(target.to_string_lossy().into_owned()).execute(&mut *conn).await;
+            if sqlx::query("PRAGMA query_only = ON").execute(&mut *conn).await.is_err() {
+                // Never hand a writable reader back to the pool.
+                conn.detach();
+            }
+            vacuum
+        }
+        .await
+        .map_err(map_err);
         if result.is_err() {
             let _ = std::fs::remove_file(target);
         }

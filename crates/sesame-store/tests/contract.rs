@@ -57,6 +57,8 @@ contract!(
     sessions_live_until_idle_or_absolute_expiry_or_revocation,
     login_failures_are_counted_atomically_in_a_24_hour_window,
     rate_limits_count_hits_per_fixed_window,
+    concurrent_writers_all_succeed_and_readers_do_not_wait_for_them,
+    cancelled_writers_never_leave_a_transaction_open,
     captcha_challenges_are_single_use_and_expire,
     password_history_is_newest_first,
     reset_links_are_superseded_single_use_and_expire,
@@ -442,7 +444,8 @@ async fn sessions_live_until_idle_or_absolute_expiry_or_revocation(db: &Db) {
     let account = insert(store, &new_account("jdupont", "jeanne@example.fr")).await;
     let id = open_session(store, account, "token-1").await;
     let hash = sesame_core::secret::digest("token-1");
-    let found = store.session_by_token_hash(&hash, T0).await.unwrap().expect("live");
+    let (found, holder) = store.session_by_token_hash(&hash, T0).await.unwrap().expect("live");
+    assert_eq!((holder.id, holder.identifier.as_str()), (account, "jdupont"), "read with its account");
     assert_eq!(
         (found.id, found.account_id, found.auth_method, found.must_change_password),
         (id, account, AuthMethod::Password, true)
@@ -518,6 +521,72 @@ async fn rate_limits_count_hits_per_fixed_window(db: &Db) {
         1,
         "a new window"
     );
+}
+
+async fn concurrent_writers_all_succeed_and_readers_do_not_wait_for_them(db: &Db) {
+    let store = &db.store;
+    let minute = Duration::minutes(1);
+    let mut open = store.begin().await.unwrap();
+    open.insert_account(&new_account("en.cours", "en.cours@example.fr"), T0).await.unwrap();
+    // A read while a write transaction is open answers at once, without its uncommitted row.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(2), store.account_by_identifier_key("en.cours"));
+    assert!(read.await.expect("a reader waited for the writer").unwrap().is_none());
+    // A write queued behind the open transaction goes through once it commits.
+    let queued = tokio::spawn({
+        let store = Arc::clone(store);
+        async move { store.hit_rate_limit("reset:192.0.2.9", T0, minute).await }
+    });
+    open.commit().await.unwrap();
+    assert_eq!(queued.await.unwrap().unwrap(), 1);
+    // Many writers at once: none fails, and the counter sees every hit exactly once.
+    let writers: Vec<_> = (0..48)
+        .map(|_| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.hit_rate_limit("login:192.0.2.9", T0, minute).await })
+        })
+        .collect();
+    let mut counts = Vec::new();
+    for writer in writers {
+        counts.push(writer.await.unwrap().unwrap());
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=48).collect::<Vec<u32>>());
+    assert!(store.account_by_identifier_key("en.cours").await.unwrap().is_some());
+}
+
+async fn cancelled_writers_never_leave_a_transaction_open(db: &Db) {
+    let store = &db.store;
+    // Requests abandoned at every stage of a write (waiting for the writer, in BEGIN, mid-way).
+    for round in 0..60u64 {
+        let task = tokio::spawn({
+            let store = Arc::clone(store);
+            async move {
+                let mut tx = store.begin().await.unwrap();
+                tx.insert_account(&new_account(&format!("abandon.{round}"), &format!("a{round}@example.fr")), T0)
+                    .await
+                    .unwrap();
+                tokio::task::yield_now().await;
+                tx.commit().await.unwrap();
+            }
+        });
+        for _ in 0..(round % 4) {
+            tokio::task::yield_now().await;
+        }
+        task.abort();
+        let _ = task.await;
+    }
+    // The writer is free and clean: a new transaction commits and is seen.
+    let id = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        insert(store, &new_account("apres", "apres@example.fr")),
+    )
+    .await
+    .expect("the writer was left busy");
+    assert_eq!(store.account_by_id(id).await.unwrap().unwrap().identifier.as_str(), "apres");
+    let mut tx = store.begin().await.unwrap();
+    tx.set_account_status(id, AccountStatus::Disabled, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.account_by_id(id).await.unwrap().unwrap().status, AccountStatus::Disabled);
 }
 
 async fn captcha_challenges_are_single_use_and_expire(db: &Db) {
