@@ -1,7 +1,7 @@
 // The Store implementation shared by both backends. Not a module: `sqlite.rs` and `postgres.rs`
 // each `include!` it after defining `DB` (the sqlx driver), `NAME`, `BEGIN_WRITE`,
-// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL`, the `Writer` that lends out a writing connection
-// (`WriterConn`), and the inherent methods `migrate_impl` and `backup_impl`.
+// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL`, the `Readers` and the `Writer` that lend out connections,
+// and the inherent methods `migrate_impl` and `backup_impl`.
 // Every statement uses `$n` placeholders, which both drivers accept.
 
 use async_trait::async_trait;
@@ -18,18 +18,19 @@ use crate::rows::{self, AccountRow, ApiTokenRow, AuditRow, CredentialRow, Outbox
 
 use crate::{account_select, map_err};
 
-/// The store: a pool of connections for reads, and a [`Writer`] for every write.
+/// The store: [`Readers`] for reads, a [`Writer`] for every write.
 ///
-/// On PostgreSQL the writer is the same pool. On SQLite, which admits one writer at a time, it
-/// is a single connection lent out in turn: writers queue, in order, instead of each taking a
-/// connection and then polling for the database lock (SQLite's busy handler sleeps between
-/// attempts, which made a write-heavy page spend its time asleep), and without the round trip
-/// a pool makes to test every connection it takes back. Readers never wait for it (WAL), and
-/// reader connections are `query_only`, so a write sent to the wrong place fails in the tests
-/// rather than contending in production.
+/// On PostgreSQL both are the one sqlx pool. On SQLite, which admits one writer at a time, the
+/// writer is a single connection lent out in turn: writers queue, in order, instead of each
+/// taking a connection and then polling for the database lock (SQLite's busy handler sleeps
+/// between attempts, which made a write-heavy page spend its time asleep). Readers never wait
+/// for it (WAL), and their connections are `query_only`, so a write sent to the wrong place
+/// fails in the tests rather than contending in production. Neither is an sqlx pool on SQLite:
+/// a pool tests every connection it takes back with a round trip to the connection's thread,
+/// which a local file does not need.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
-    pool: sqlx::Pool<DB>,
+    readers: Readers,
     writer: Writer,
 }
 
@@ -108,14 +109,14 @@ impl Store for SqlStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+        sqlx::query("SELECT 1").execute(&mut *self.readers.acquire().await?).await.map_err(map_err)?;
         Ok(())
     }
 
     async fn account_by_id(&self, id: AccountId) -> StoreResult<Option<Account>> {
         let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE id = $1"))
             .bind(id.0)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         row.map(Account::try_from).transpose()
@@ -124,7 +125,7 @@ impl Store for SqlStore {
     async fn account_by_identifier_key(&self, key: &str) -> StoreResult<Option<Account>> {
         let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE identifier_key = $1"))
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         row.map(Account::try_from).transpose()
@@ -133,7 +134,7 @@ impl Store for SqlStore {
     async fn account_by_email_key(&self, key: &str) -> StoreResult<Option<Account>> {
         let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE email_key = $1"))
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         row.map(Account::try_from).transpose()
@@ -151,7 +152,7 @@ impl Store for SqlStore {
         .bind(filter.status.map(AccountStatus::as_str))
         .bind(pattern)
         .bind(filter.limit.map_or(i64::MAX, i64::from))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         rows::accounts(rows)
@@ -160,7 +161,7 @@ impl Store for SqlStore {
     async fn account_by_national_id(&self, id_nat_ps: &str) -> StoreResult<Option<Account>> {
         let row = sqlx::query_as::<_, AccountRow>(concat!(account_select!(), " WHERE national_id = $1"))
             .bind(id_nat_ps)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         row.map(Account::try_from).transpose()
@@ -172,7 +173,7 @@ impl Store for SqlStore {
             " WHERE id = (SELECT account_id FROM certificate_bindings WHERE fingerprint = $1)"
         ))
         .bind(fingerprint)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         row.map(Account::try_from).transpose()
@@ -181,7 +182,7 @@ impl Store for SqlStore {
     async fn certificates_of(&self, account: AccountId) -> StoreResult<Vec<(String, String)>> {
         sqlx::query_as::<_, (String, String)>("SELECT fingerprint, subject FROM certificate_bindings WHERE account_id = $1 ORDER BY id")
             .bind(account.0)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)
     }
@@ -191,7 +192,7 @@ impl Store for SqlStore {
             "SELECT phc, temporary_until, changed_at FROM password_credentials WHERE account_id = $1",
         )
         .bind(id.0)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         Ok(row.map(PasswordCredential::from))
@@ -210,7 +211,7 @@ impl Store for SqlStore {
         .bind(filter.since.map(to_unix_millis))
         .bind(filter.until.map(to_unix_millis))
         .bind(filter.limit.map_or(i64::MAX, i64::from))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         Ok(rows.into_iter().map(AuditRecord::from).collect())
@@ -220,7 +221,7 @@ impl Store for SqlStore {
         sqlx::query_scalar("SELECT phc FROM password_history WHERE account_id = $1 ORDER BY id DESC LIMIT $2")
             .bind(id.0)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)
     }
@@ -240,7 +241,7 @@ impl Store for SqlStore {
         ))
         .bind(token_hash)
         .bind(to_unix_millis(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         row.map(rows::SignedInRow::split).transpose()
@@ -270,7 +271,7 @@ impl Store for SqlStore {
         ))
         .bind(account.0)
         .bind(to_unix_millis(now))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         rows.into_iter().map(Session::try_from).collect()
@@ -283,7 +284,7 @@ impl Store for SqlStore {
         ))
         .bind(token_hash)
         .bind(to_unix_millis(now))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         Ok(id.map(AccountId))
@@ -293,7 +294,7 @@ impl Store for SqlStore {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reset_tokens WHERE account_id = $1 AND created_at >= $2")
             .bind(account.0)
             .bind(to_unix_millis(since))
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
@@ -306,7 +307,7 @@ impl Store for SqlStore {
         ))
         .bind(token_hash)
         .bind(kind.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         row.map(ApiToken::try_from).transpose()
@@ -320,7 +321,7 @@ impl Store for SqlStore {
         ))
         .bind(account.0)
         .bind(to_unix_millis(now))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         rows.into_iter().map(ApiToken::try_from).collect()
@@ -331,7 +332,7 @@ impl Store for SqlStore {
             "SELECT consecutive_failures, window_started_at, window_failures, blocked_until FROM login_throttle WHERE identifier_key = $1",
         )
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
         Ok(row.map(ThrottleState::from))
@@ -373,7 +374,7 @@ impl Store for SqlStore {
 
     async fn pending_mail_count(&self) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         Ok(u64::try_from(n).unwrap_or(0))

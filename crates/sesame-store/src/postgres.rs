@@ -19,13 +19,16 @@ const CLAIM_MAIL: &str = concat!(
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
-/// Writes go through the same pool as reads: PostgreSQL has many writers.
+/// Reads and writes share one sqlx pool: PostgreSQL has many writers, and over a network a
+/// pool's test of each returned connection is worth its round trip.
 #[derive(Debug, Clone)]
-struct Writer(sqlx::PgPool);
+struct Connections(sqlx::PgPool);
 
+type Readers = Connections;
+type Writer = Connections;
 type WriterConn = sqlx::pool::PoolConnection<sqlx::Postgres>;
 
-impl Writer {
+impl Connections {
     async fn acquire(&self) -> StoreResult<WriterConn> {
         self.0.acquire().await.map_err(map_err)
     }
@@ -46,11 +49,11 @@ impl SqlStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to {redacted}: {e}")))?;
-        Ok(Self { writer: Writer(pool.clone()), pool })
+        Ok(Self { writer: Connections(pool.clone()), readers: Connections(pool) })
     }
 
     async fn migrate_impl(&self) -> StoreResult<()> {
-        MIGRATOR.run(&self.pool).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))
+        MIGRATOR.run(&self.writer.0).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))
     }
 
     #[expect(clippy::unused_async, reason = "same signature as the SQLite backend")]

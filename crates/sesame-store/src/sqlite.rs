@@ -2,10 +2,12 @@
 //! writer connection, several `query_only` readers.
 
 use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use std::fs::{DirBuilder, OpenOptions};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use crate::StoreOptions;
 
@@ -25,15 +27,12 @@ const CLAIM_MAIL: &str = concat!(
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
-/// The one connection that writes, lent out in turn (first come, first served).
-///
-/// Not a pool of one: a pool tests each connection it takes back with a round trip to the
-/// connection's thread, which on the single writer would be paid inside everybody's wait.
-/// Waiting is bounded by the busy timeout, as waiting for SQLite's own lock is.
+/// The one connection that writes, lent out in turn (first come, first served); waiting is
+/// bounded by the busy timeout, as waiting for SQLite's own lock is.
 #[derive(Debug, Clone)]
 struct Writer {
-    conn: std::sync::Arc<tokio::sync::Mutex<SqliteConnection>>,
-    wait: std::time::Duration,
+    conn: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    wait: StdDuration,
 }
 
 type WriterConn = tokio::sync::OwnedMutexGuard<SqliteConnection>;
@@ -42,9 +41,7 @@ impl Writer {
     async fn acquire(&self) -> StoreResult<WriterConn> {
         use sqlx_core::transaction::TransactionManager as _;
         let mut conn =
-            tokio::time::timeout(self.wait, std::sync::Arc::clone(&self.conn).lock_owned()).await.map_err(|_| {
-                StoreError::Unavailable(format!("the database stayed busy for {} s", self.wait.as_secs_f32()))
-            })?;
+            tokio::time::timeout(self.wait, Arc::clone(&self.conn).lock_owned()).await.map_err(|_| busy(self.wait))?;
         // A transaction whose `BEGIN` was acknowledged to a caller that had already gone (a
         // cancelled request) has no owner to end it: end it before lending the connection.
         if <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(&conn) > 0 {
@@ -52,6 +49,77 @@ impl Writer {
         }
         Ok(conn)
     }
+}
+
+/// Reading connections, `query_only`, opened when first needed and kept, at most `max` lent
+/// out at once.
+#[derive(Debug, Clone)]
+struct Readers(Arc<ReaderSet>);
+
+#[derive(Debug)]
+struct ReaderSet {
+    idle: std::sync::Mutex<Vec<SqliteConnection>>,
+    permits: Arc<tokio::sync::Semaphore>,
+    options: SqliteConnectOptions,
+    wait: StdDuration,
+}
+
+/// A reading connection on loan; it goes back to the idle ones when dropped.
+struct ReaderConn {
+    conn: Option<SqliteConnection>,
+    set: Arc<ReaderSet>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Readers {
+    async fn acquire(&self) -> StoreResult<ReaderConn> {
+        let set = &self.0;
+        let permit = tokio::time::timeout(set.wait, Arc::clone(&set.permits).acquire_owned())
+            .await
+            .map_err(|_| busy(set.wait))?
+            .map_err(|_| StoreError::Unavailable("the database is closed".into()))?;
+        let idle = set.idle.lock().map(|mut idle| idle.pop()).unwrap_or_default();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => set.options.connect().await.map_err(map_err)?,
+        };
+        Ok(ReaderConn { conn: Some(conn), set: Arc::clone(set), _permit: permit })
+    }
+}
+
+impl ReaderConn {
+    /// Closes the connection instead of lending it again.
+    fn discard(mut self) {
+        drop(self.conn.take());
+    }
+}
+
+impl std::ops::Deref for ReaderConn {
+    type Target = SqliteConnection;
+
+    #[expect(clippy::expect_used, reason = "the connection is taken out only by drop")]
+    fn deref(&self) -> &SqliteConnection {
+        self.conn.as_ref().expect("a lent reader has its connection")
+    }
+}
+
+impl std::ops::DerefMut for ReaderConn {
+    #[expect(clippy::expect_used, reason = "the connection is taken out only by drop")]
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        self.conn.as_mut().expect("a lent reader has its connection")
+    }
+}
+
+impl Drop for ReaderConn {
+    fn drop(&mut self) {
+        if let (Some(conn), Ok(mut idle)) = (self.conn.take(), self.set.idle.lock()) {
+            idle.push(conn);
+        }
+    }
+}
+
+fn busy(wait: StdDuration) -> StoreError {
+    StoreError::Unavailable(format!("the database stayed busy for {} s", wait.as_secs_f32()))
 }
 
 include!("backend.rs");
@@ -100,16 +168,13 @@ impl SqlStore {
             .await
             .map_err(|e| unavailable("cannot read the database", &e))?;
         let writer = Writer { conn: std::sync::Arc::new(tokio::sync::Mutex::new(writer)), wait: options.busy_timeout };
-        // No `test_before_acquire` ping: a local file does not go stale, and each ping is one
-        // more round trip to the connection's thread.
-        let pool = SqlitePoolOptions::new()
-            .max_connections(options.max_connections)
-            .test_before_acquire(false)
-            .acquire_timeout(options.connect_timeout)
-            .connect_with(connect.pragma("query_only", "ON"))
-            .await
-            .map_err(|e| unavailable("cannot open the database", &e))?;
-        Ok(Self { pool, writer })
+        let readers = Readers(Arc::new(ReaderSet {
+            idle: std::sync::Mutex::new(Vec::new()),
+            permits: Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1) as usize)),
+            options: connect.pragma("query_only", "ON"),
+            wait: options.connect_timeout,
+        }));
+        Ok(Self { readers, writer })
     }
 
     async fn migrate_impl(&self) -> StoreResult<()> {
@@ -131,18 +196,17 @@ impl SqlStore {
         // On a reader, so that writers go on meanwhile; `VACUUM INTO` writes only the new file,
         // but `query_only` forbids it, so it is lifted for this one statement.
         let result = async {
-            let mut conn = self.pool.acquire().await?;
-            sqlx::query("PRAGMA query_only = OFF").execute(&mut *conn).await?;
+            let mut conn = self.readers.acquire().await?;
+            sqlx::query("PRAGMA query_only = OFF").execute(&mut *conn).await.map_err(map_err)?;
             let vacuum =
                 sqlx::query("VACUUM INTO $1").bind(target.to_string_lossy().into_owned()).execute(&mut *conn).await;
             if sqlx::query("PRAGMA query_only = ON").execute(&mut *conn).await.is_err() {
-                // Never hand a writable reader back to the pool.
-                conn.detach();
+                // Never lend a writable reader again.
+                conn.discard();
             }
-            vacuum
+            vacuum.map_err(map_err)
         }
-        .await
-        .map_err(map_err);
+        .await;
         if result.is_err() {
             let _ = std::fs::remove_file(target);
         }
