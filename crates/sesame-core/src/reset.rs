@@ -104,10 +104,9 @@ impl ResetService {
     pub async fn request(&self, identifier: &str, ctx: &RequestContext) -> Result<RequestAnswer, AuthError> {
         let now = self.clock.now();
         let key = Identifier::key_of(identifier);
-        let account = self.store.account_by_identifier_key(&key).await?;
-        let recent = match &account {
-            Some(a) => self.store.reset_tokens_issued_since(a.id, now - Duration::hours(1)).await?,
-            None => 0,
+        let (account, recent) = match self.store.account_and_reset_links_since(&key, now - Duration::hours(1)).await? {
+            Some((account, recent)) => (Some(account), recent),
+            None => (None, 0),
         };
         let masked = account.as_ref().filter(|_| self.settings.show_masked_email).map(|a| a.email.masked());
         let (outcome, reason) = match &account {

@@ -91,8 +91,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// The account of a live reset link (not used, not revoked, not expired). Uses nothing up.
     async fn reset_token_account(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<AccountId>>;
-    /// Reset links issued for the account since `since` (used, revoked or not).
-    async fn reset_tokens_issued_since(&self, account: AccountId, since: OffsetDateTime) -> StoreResult<u32>;
+    /// The account with this identifier key, with how many reset links it was sent since
+    /// `since` (used, revoked or not), read together: "Mot de passe oublié" needs both.
+    async fn account_and_reset_links_since(
+        &self,
+        identifier_key: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Option<(Account, u32)>>;
 
     /// The API token with this digest and kind, live or not (a used refresh token is how reuse
     /// is detected).

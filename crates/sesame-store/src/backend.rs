@@ -290,14 +290,22 @@ impl Store for SqlStore {
         Ok(id.map(AccountId))
     }
 
-    async fn reset_tokens_issued_since(&self, account: AccountId, since: OffsetDateTime) -> StoreResult<u32> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reset_tokens WHERE account_id = $1 AND created_at >= $2")
-            .bind(account.0)
-            .bind(to_unix_millis(since))
-            .fetch_one(&mut *self.readers.acquire().await?)
-            .await
-            .map_err(map_err)?;
-        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    async fn account_and_reset_links_since(
+        &self,
+        identifier_key: &str,
+        since: OffsetDateTime,
+    ) -> StoreResult<Option<(Account, u32)>> {
+        let row = sqlx::query_as::<_, rows::AccountWithCountRow>(concat!(
+            "SELECT id, identifier, email, first_name, last_name, national_id, status, created_at, updated_at,",
+            " (SELECT COUNT(*) FROM reset_tokens r WHERE r.account_id = accounts.id AND r.created_at >= $2) AS count",
+            " FROM accounts WHERE identifier_key = $1"
+        ))
+        .bind(identifier_key)
+        .bind(to_unix_millis(since))
+        .fetch_optional(&mut *self.readers.acquire().await?)
+        .await
+        .map_err(map_err)?;
+        row.map(rows::AccountWithCountRow::split).transpose()
     }
 
     async fn api_token(&self, token_hash: &[u8], kind: TokenKind) -> StoreResult<Option<ApiToken>> {

@@ -48,6 +48,20 @@ impl TryFrom<AccountRow> for Account {
     }
 }
 
+/// An account and a count read with it.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AccountWithCountRow {
+    #[sqlx(flatten)]
+    account: AccountRow,
+    count: i64,
+}
+
+impl AccountWithCountRow {
+    pub(crate) fn split(self) -> Result<(Account, u32), StoreError> {
+        Ok((Account::try_from(self.account)?, u32::try_from(self.count).unwrap_or(u32::MAX)))
+    }
+}
+
 pub(crate) fn accounts(rows: Vec<AccountRow>) -> Result<Vec<Account>, StoreError> {
     rows.into_iter().map(Account::try_from).collect()
 }

@@ -629,8 +629,11 @@ async fn reset_links_are_superseded_single_use_and_expire(db: &Db) {
     tx.insert_reset_token(id, &second, T0 + Duration::minutes(5), T0 + hour).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.reset_token_account(&first, T0).await.unwrap(), None, "superseded by the newer link");
-    assert_eq!(store.reset_tokens_issued_since(id, T0).await.unwrap(), 2);
-    assert_eq!(store.reset_tokens_issued_since(id, T0 + Duration::minutes(1)).await.unwrap(), 1);
+    let links_since =
+        async |since| store.account_and_reset_links_since("jdupont", since).await.unwrap().map(|(a, n)| (a.id, n));
+    assert_eq!(links_since(T0).await, Some((id, 2)));
+    assert_eq!(links_since(T0 + Duration::minutes(1)).await, Some((id, 1)));
+    assert_eq!(store.account_and_reset_links_since("nobody", T0).await.unwrap().map(|(_, n)| n), None);
     assert_eq!(store.reset_token_account(&second, T0 + hour).await.unwrap(), None, "expired");
     let mut tx = store.begin().await.unwrap();
     assert_eq!(tx.consume_reset_token(&second, T0 + hour).await.unwrap(), None, "expired links cannot be used");
