@@ -248,17 +248,15 @@ impl Store for SqlStore {
     }
 
     async fn touch_session(&self, id: SessionId, now: OffsetDateTime, idle_expires_at: OffsetDateTime) -> StoreResult<()> {
-        sqlx::query(concat!(
+        let statement = sqlx::query(concat!(
             "UPDATE sessions SET last_seen_at = $1,",
             " idle_expires_at = CASE WHEN $2 < absolute_expires_at THEN $2 ELSE absolute_expires_at END",
             " WHERE id = $3 AND revoked_at IS NULL"
         ))
         .bind(to_unix_millis(now))
         .bind(to_unix_millis(idle_expires_at))
-        .bind(id.0)
-        .execute(&mut *self.writer.acquire().await?)
-        .await
-        .map_err(map_err)?;
+        .bind(id.0);
+        self.writer.run(move |conn| Box::pin(statement.execute(conn))).await?;
         Ok(())
     }
 
@@ -347,24 +345,23 @@ impl Store for SqlStore {
     }
 
     async fn hit_rate_limit(&self, bucket: &str, now: OffsetDateTime, window: Duration) -> StoreResult<u32> {
-        let hits: i64 = sqlx::query_scalar(concat!(
+        let statement = sqlx::query_scalar(concat!(
             "INSERT INTO rate_limits (bucket, window_started_at, hits) VALUES ($1, $2, 1)",
             " ON CONFLICT (bucket) DO UPDATE SET",
             " hits = CASE WHEN rate_limits.window_started_at <= $3 THEN 1 ELSE rate_limits.hits + 1 END,",
             " window_started_at = CASE WHEN rate_limits.window_started_at <= $3 THEN $2 ELSE rate_limits.window_started_at END",
             " RETURNING hits"
         ))
-        .bind(bucket)
+        .bind(bucket.to_owned())
         .bind(to_unix_millis(now))
-        .bind(to_unix_millis(now - window))
-        .fetch_one(&mut *self.writer.acquire().await?)
-        .await
-        .map_err(map_err)?;
+        .bind(to_unix_millis(now - window));
+        let hits: i64 = self.writer.run(move |conn| Box::pin(statement.fetch_one(conn))).await?;
         Ok(u32::try_from(hits).unwrap_or(u32::MAX))
     }
 
     async fn append_audit(&self, e: &AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
-        insert_audit(e, now)?.execute(&mut *self.writer.acquire().await?).await.map_err(map_err)?;
+        let statement = insert_audit(e, now)?;
+        self.writer.run(move |conn| Box::pin(statement.execute(conn))).await?;
         Ok(())
     }
 

@@ -13,6 +13,9 @@ use sesame_core::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// A statement's future, borrowing the connection it runs on.
+type JobFuture<'c, T> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
 /// Connection settings that do not belong in the URL.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {

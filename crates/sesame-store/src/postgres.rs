@@ -32,6 +32,15 @@ impl Connections {
     async fn acquire(&self) -> StoreResult<WriterConn> {
         self.0.acquire().await.map_err(map_err)
     }
+
+    /// Runs one statement on its own (autocommit) and returns its result.
+    async fn run<T, F>(&self, statement: F) -> StoreResult<T>
+    where
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> crate::JobFuture<'c, T>,
+    {
+        let mut conn = self.acquire().await?;
+        statement(&mut conn).await.map_err(map_err)
+    }
 }
 
 include!("backend.rs");

@@ -4,8 +4,10 @@
 use sqlx::ConnectOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqliteSynchronous};
 use std::fs::{DirBuilder, OpenOptions};
+use std::future::Future;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -29,25 +31,110 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The one connection that writes, lent out in turn (first come, first served); waiting is
 /// bounded by the busy timeout, as waiting for SQLite's own lock is.
+///
+/// Transactions borrow the connection ([`Writer::acquire`]). Single statements ([`Writer::run`])
+/// are queued to a task that runs whatever has queued up back to back while it holds the
+/// connection: under load the connection goes from one statement to the next without waiting
+/// for each caller to be scheduled again and hand it on.
 #[derive(Debug, Clone)]
 struct Writer {
     conn: Arc<tokio::sync::Mutex<SqliteConnection>>,
+    jobs: tokio::sync::mpsc::Sender<Job>,
     wait: StdDuration,
 }
 
 type WriterConn = tokio::sync::OwnedMutexGuard<SqliteConnection>;
 
+/// A statement for the writer's task. It runs, then hands back how to answer its caller once
+/// the outcome of the whole turn is known.
+type Job =
+    Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> Pin<Box<dyn Future<Output = Answer> + Send + 'c>> + Send>;
+
+/// Answers a statement's caller, given whether its turn committed.
+type Answer = Box<dyn FnOnce(Result<(), String>) + Send>;
+
+/// How many queued statements the task runs in one turn (one transaction) before letting a
+/// waiting transaction have the connection.
+const JOBS_PER_TURN: usize = 64;
+
 impl Writer {
+    fn new(conn: SqliteConnection, wait: StdDuration) -> Self {
+        let conn = Arc::new(tokio::sync::Mutex::new(conn));
+        let (jobs, queue) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(Self::drive(Arc::clone(&conn), queue));
+        Self { conn, jobs, wait }
+    }
+
     async fn acquire(&self) -> StoreResult<WriterConn> {
+        tokio::time::timeout(self.wait, Self::lock(Arc::clone(&self.conn))).await.map_err(|_| busy(self.wait))
+    }
+
+    async fn lock(conn: Arc<tokio::sync::Mutex<SqliteConnection>>) -> WriterConn {
         use sqlx_core::transaction::TransactionManager as _;
-        let mut conn =
-            tokio::time::timeout(self.wait, Arc::clone(&self.conn).lock_owned()).await.map_err(|_| busy(self.wait))?;
+        let mut conn = conn.lock_owned().await;
         // A transaction whose `BEGIN` was acknowledged to a caller that had already gone (a
         // cancelled request) has no owner to end it: end it before lending the connection.
         if <sqlx::Sqlite as sqlx::Database>::TransactionManager::get_transaction_depth(&conn) > 0 {
             <sqlx::Sqlite as sqlx::Database>::TransactionManager::start_rollback(&mut conn);
         }
-        Ok(conn)
+        conn
+    }
+
+    /// Runs one statement and returns its result once it is committed.
+    async fn run<T, F>(&self, statement: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> crate::JobFuture<'c, T> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel::<StoreResult<T>>();
+        let job: Job = Box::new(move |conn| {
+            Box::pin(async move {
+                let result = statement(conn).await.map_err(map_err);
+                Box::new(move |turn: Result<(), String>| {
+                    let _ = reply.send(result.and_then(|value| turn.map(|()| value).map_err(StoreError::Database)));
+                }) as Answer
+            })
+        });
+        let closed = || StoreError::Unavailable("the database writer has stopped".into());
+        tokio::time::timeout(self.wait, async {
+            self.jobs.send(job).await.map_err(|_| closed())?;
+            answer.await.map_err(|_| closed())?
+        })
+        .await
+        .map_err(|_| busy(self.wait))?
+    }
+
+    /// The writer's task: takes what has queued up (at most [`JOBS_PER_TURN`]) and runs it in
+    /// one transaction, so that under load one commit serves many statements; answers every
+    /// caller after the commit. Ends when every handle to the store is gone.
+    async fn drive(conn: Arc<tokio::sync::Mutex<SqliteConnection>>, mut queue: tokio::sync::mpsc::Receiver<Job>) {
+        use sqlx_core::transaction::TransactionManager as _;
+        type Manager = <sqlx::Sqlite as sqlx::Database>::TransactionManager;
+        let mut turn = Vec::with_capacity(JOBS_PER_TURN);
+        while queue.recv_many(&mut turn, JOBS_PER_TURN).await > 0 {
+            let mut conn = Self::lock(Arc::clone(&conn)).await;
+            // One statement alone commits by itself; several share a transaction, unless it
+            // cannot begin, in which case each commits by itself.
+            let shared = turn.len() > 1
+                && Manager::begin(&mut conn, Some(sqlx::SqlSafeStr::into_sql_str(BEGIN_WRITE))).await.is_ok();
+            let mut answers = Vec::with_capacity(turn.len());
+            for job in turn.drain(..) {
+                answers.push(job(&mut conn).await);
+            }
+            let outcome = if shared {
+                let committed = Manager::commit(&mut conn).await.map_err(|e| e.to_string());
+                if committed.is_err() && Manager::get_transaction_depth(&conn) > 0 {
+                    Manager::start_rollback(&mut conn);
+                }
+                committed
+            } else {
+                Ok(())
+            };
+            drop(conn);
+            for answer in answers {
+                answer(outcome.clone());
+            }
+        }
     }
 }
 
@@ -167,7 +254,7 @@ impl SqlStore {
             .execute(&mut writer)
             .await
             .map_err(|e| unavailable("cannot read the database", &e))?;
-        let writer = Writer { conn: std::sync::Arc::new(tokio::sync::Mutex::new(writer)), wait: options.busy_timeout };
+        let writer = Writer::new(writer, options.busy_timeout);
         let readers = Readers(Arc::new(ReaderSet {
             idle: std::sync::Mutex::new(Vec::new()),
             permits: Arc::new(tokio::sync::Semaphore::new(options.max_connections.max(1) as usize)),

@@ -551,7 +551,36 @@ async fn concurrent_writers_all_succeed_and_readers_do_not_wait_for_them(db: &Db
     }
     counts.sort_unstable();
     assert_eq!(counts, (1..=48).collect::<Vec<u32>>());
-    assert!(store.account_by_identifier_key("en.cours").await.unwrap().is_some());
+    let account = store.account_by_identifier_key("en.cours").await.unwrap().expect("committed").id;
+    // A lone event is committed when its append returns, however many are written with it.
+    let writers: Vec<_> = (0..32)
+        .map(|n| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                let event = AuditEvent::new(
+                    AuditAction::ResetRequested,
+                    Outcome::Ignored,
+                    Some(account),
+                    &RequestContext::system(),
+                )
+                .with_details(serde_json::json!({ "n": n }));
+                store.append_audit(&event, T0).await.unwrap();
+                let seen =
+                    store.audit_events(&AuditFilter { account_id: Some(account), ..Default::default() }).await.unwrap();
+                assert!(
+                    seen.iter().any(|e| e.details == serde_json::json!({ "n": n })),
+                    "event {n} not visible once appended"
+                );
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(
+        store.audit_events(&AuditFilter { account_id: Some(account), ..Default::default() }).await.unwrap().len(),
+        32
+    );
 }
 
 async fn cancelled_writers_never_leave_a_transaction_open(db: &Db) {
