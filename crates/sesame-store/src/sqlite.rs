@@ -32,10 +32,12 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 /// The one connection that writes, lent out in turn (first come, first served); waiting is
 /// bounded by the busy timeout, as waiting for SQLite's own lock is.
 ///
-/// Transactions borrow the connection ([`Writer::acquire`]). Single statements ([`Writer::run`])
-/// are queued to a task that runs whatever has queued up back to back while it holds the
-/// connection: under load the connection goes from one statement to the next without waiting
-/// for each caller to be scheduled again and hand it on.
+/// Transactions borrow the connection ([`Writer::acquire`]). Lone statements ([`Writer::run`])
+/// are queued to a task that runs whatever has queued up back to back, in one transaction,
+/// while it holds the connection: under load the connection goes from one statement to the
+/// next without waiting for each caller to be scheduled again and hand it on, and one commit
+/// serves them all. If a statement fails, it alone reports its error; if the commit fails,
+/// every statement of the turn does.
 #[derive(Debug, Clone)]
 struct Writer {
     conn: Arc<tokio::sync::Mutex<SqliteConnection>>,
