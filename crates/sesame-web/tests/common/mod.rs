@@ -41,6 +41,7 @@ pub struct Options {
     pub tls: Option<sesame_web::certs::TlsSettings>,
     /// Enable certificate sign-in with these settings.
     pub certificates: Option<sesame_web::certs::ClientCertificateSettings>,
+    pub hashing: HashingSettings,
 }
 
 impl Default for Options {
@@ -54,6 +55,7 @@ impl Default for Options {
             reset: sesame_core::reset::ResetSettings::default(),
             tls: None,
             certificates: None,
+            hashing: HashingSettings::insecure_for_tests(),
         }
     }
 }
@@ -77,7 +79,7 @@ impl TestApp {
         let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
         let store = sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default()).await.unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 09:00 UTC)));
-        let hasher = PasswordHasher::start(&HashingSettings::insecure_for_tests()).unwrap();
+        let hasher = PasswordHasher::start(&options.hashing).unwrap();
         let auth = AuthService::new(
             Arc::clone(&store),
             clock.clone(),
