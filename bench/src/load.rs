@@ -110,6 +110,11 @@ where
     outcome
 }
 
+/// Sends a request; its status, or why it got none.
+async fn status_of(request: reqwest::RequestBuilder) -> Result<u16, String> {
+    request.send().await.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -154,7 +159,7 @@ pub async fn login_page(running: &Running, clients: usize, duration: Duration) -
     let (http, base) = (client(), running.base.clone());
     drive(running, "(a) GET the login page", clients, duration, &[200], move |_, _| {
         let (http, url) = (http.clone(), format!("{base}/"));
-        async move { http.get(url).send().await.map(|r| r.status().as_u16()).map_err(|e| e.to_string()) }
+        async move { status_of(http.get(url)).await }
     })
     .await
 }
@@ -214,13 +219,12 @@ pub async fn forgot_password(running: &Running, seeded: &Seeded, clients: usize,
             let (http, base, forms) = (http.clone(), base.clone(), Arc::clone(&forms));
             async move {
                 let i = u32::try_from((c as u64 * 31 + n) % u64::from(accounts.max(1))).unwrap_or(0) + 1;
-                http.post(format!("{base}/mot-de-passe-oublie"))
-                    .header("cookie", &forms[c].0)
-                    .form(&[("csrf", forms[c].1.as_str()), ("identifiant", identifier(i).as_str())])
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .map_err(|e| e.to_string())
+                status_of(
+                    http.post(format!("{base}/mot-de-passe-oublie"))
+                        .header("cookie", &forms[c].0)
+                        .form(&[("csrf", forms[c].1.as_str()), ("identifiant", identifier(i).as_str())]),
+                )
+                .await
             }
         })
         .await;
@@ -237,12 +241,7 @@ pub async fn api_sessions(running: &Running, seeded: &Seeded, clients: usize, du
         async move {
             let i = u32::try_from((c as u64 * 17 + n) % u64::from(accounts.max(1))).unwrap_or(0) + 1;
             let body = serde_json::json!({ "identifier": identifier(i), "password": PASSWORD, "client": "bench" });
-            http.post(format!("{base}/api/v1/sessions"))
-                .json(&body)
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .map_err(|e| e.to_string())
+            status_of(http.post(format!("{base}/api/v1/sessions")).json(&body)).await
         }
     })
     .await
@@ -271,14 +270,7 @@ pub async fn services(running: &Running, seeded: &Seeded, clients: usize, durati
     let base = running.base.clone();
     drive(running, "(f) GET Mes services e-santé (signed in)", clients, duration, &[200], move |c, _| {
         let (http, url, sessions) = (http.clone(), format!("{base}/services"), Arc::clone(&sessions));
-        async move {
-            http.get(url)
-                .header("cookie", &sessions[c])
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .map_err(|e| e.to_string())
-        }
+        async move { status_of(http.get(url).header("cookie", &sessions[c])).await }
     })
     .await
 }

@@ -71,6 +71,16 @@ impl SqlStore {
     }
 }
 
+impl SqlTx {
+    async fn finish(&mut self) -> StoreResult<()> {
+        <<DB as sqlx::Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::commit(&mut self.conn)
+            .await
+            .map_err(map_err)?;
+        self.open = false;
+        Ok(())
+    }
+}
+
 fn json(value: &impl serde::Serialize) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Database(format!("cannot encode JSON: {e}")))
 }
@@ -294,8 +304,9 @@ impl Store for SqlStore {
         since: OffsetDateTime,
     ) -> StoreResult<Option<(Account, u32)>> {
         let row = sqlx::query_as::<_, rows::AccountWithCountRow>(concat!(
-            "SELECT id, identifier, email, first_name, last_name, national_id, status, created_at, updated_at,",
-            " (SELECT COUNT(*) FROM reset_tokens r WHERE r.account_id = accounts.id AND r.created_at >= $2) AS count",
+            "SELECT ",
+            crate::account_columns!(),
+            ", (SELECT COUNT(*) FROM reset_tokens r WHERE r.account_id = accounts.id AND r.created_at >= $2) AS count",
             " FROM accounts WHERE identifier_key = $1"
         ))
         .bind(identifier_key)
@@ -398,7 +409,7 @@ impl Store for SqlStore {
         run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
         run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
         let sent_mail = run("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", to_unix_millis(sent_before)).await?;
-        Tx::commit(Box::new(tx)).await?;
+        tx.finish().await?;
         Ok(Purged { sessions, tokens, captchas, sent_mail })
     }
 
@@ -760,10 +771,6 @@ impl Tx for SqlTx {
     }
 
     async fn commit(mut self: Box<Self>) -> StoreResult<()> {
-        <<DB as sqlx::Database>::TransactionManager as sqlx_core::transaction::TransactionManager>::commit(&mut self.conn)
-            .await
-            .map_err(map_err)?;
-        self.open = false;
-        Ok(())
+        self.finish().await
     }
 }

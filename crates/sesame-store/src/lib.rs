@@ -88,9 +88,17 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 /// The columns of an account, in the order [`rows::AccountRow`] reads them.
+macro_rules! account_columns {
+    () => {
+        "id, identifier, email, first_name, last_name, national_id, status, created_at, updated_at"
+    };
+}
+pub(crate) use account_columns;
+
+/// `SELECT` of [`account_columns`] from `accounts`, to which a `WHERE` is appended.
 macro_rules! account_select {
     () => {
-        "SELECT id, identifier, email, first_name, last_name, national_id, status, created_at, updated_at FROM accounts"
+        concat!("SELECT ", $crate::account_columns!(), " FROM accounts")
     };
 }
 pub(crate) use account_select;

@@ -91,6 +91,10 @@ impl Writer {
         let (reply, answer) = tokio::sync::oneshot::channel::<StoreResult<T>>();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
+                // A caller that gave up (timed out, cancelled) was told nothing was done: keep it so.
+                if reply.is_closed() {
+                    return Box::new(|_| ()) as Answer;
+                }
                 let result = statement(conn).await.map_err(map_err);
                 Box::new(move |turn: Result<(), String>| {
                     let _ = reply.send(result.and_then(|value| turn.map(|()| value).map_err(StoreError::Database)));

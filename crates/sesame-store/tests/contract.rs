@@ -330,6 +330,25 @@ async fn expired_rows_are_purged(db: &Db) {
     assert_eq!(store.pending_mail_count().await.unwrap(), 1);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_write_kept_waiting_past_the_busy_timeout_is_refused_and_never_done_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
+    let options = StoreOptions { busy_timeout: std::time::Duration::from_millis(300), ..StoreOptions::default() };
+    let store = connect_and_migrate(&url, &options).await.unwrap();
+    let minute = Duration::minutes(1);
+    let open = store.begin().await.unwrap();
+    let refused = store.hit_rate_limit("login:192.0.2.5", T0, minute).await;
+    assert!(matches!(refused, Err(StoreError::Unavailable(_))), "{refused:?}");
+    assert!(matches!(store.begin().await.err(), Some(StoreError::Unavailable(_))), "a transaction waits as long");
+    drop(open);
+    assert_eq!(
+        store.hit_rate_limit("login:192.0.2.5", T0, minute).await.unwrap(),
+        1,
+        "the refused hit was not counted"
+    );
+}
+
 #[tokio::test]
 async fn sqlite_backup_is_a_consistent_private_copy() {
     use std::os::unix::fs::PermissionsExt as _;
