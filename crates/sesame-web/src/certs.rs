@@ -130,6 +130,11 @@ impl Trust {
         Ok(Self { anchors, crls })
     }
 
+    /// Trust in these authorities only, without revocation lists.
+    pub fn from_anchors(anchors: Vec<CertificateDer<'static>>) -> Self {
+        Self { anchors, crls: Vec::new() }
+    }
+
     pub fn anchors(&self) -> &[CertificateDer<'static>] {
         &self.anchors
     }

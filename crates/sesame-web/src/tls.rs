@@ -66,6 +66,19 @@ impl ClientCertVerifier for DeferredClientAuth {
     }
 }
 
+/// The distinguished names of the configured authorities, as the CertificateRequest lists them
+/// (`certificate_authorities`): each a whole DER `Name`, outer SEQUENCE included. webpki's trust
+/// anchor keeps only the SEQUENCE's contents; sent as such, OpenSSL clients cannot parse the
+/// request ("wrong tag") and abort the handshake, though rustls and Chromium accept it.
+fn authority_hints(trust: &Trust) -> Vec<DistinguishedName> {
+    trust
+        .anchors()
+        .iter()
+        .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
+        .map(|anchor| DistinguishedName::in_sequence(&anchor.subject))
+        .collect()
+}
+
 /// The server configuration: our certificate and key, HTTP/1.1, and the optional client
 /// certificate request when client authorities are configured.
 pub fn server_config(settings: &TlsSettings, trust: &Trust) -> Result<ServerConfig, String> {
@@ -83,17 +96,35 @@ pub fn server_config(settings: &TlsSettings, trust: &Trust) -> Result<ServerConf
     let builder = if trust.anchors().is_empty() {
         builder.with_no_client_auth()
     } else {
-        let hints = trust
-            .anchors()
-            .iter()
-            .filter_map(|der| webpki::anchor_from_trusted_cert(der).ok())
-            .map(|anchor| DistinguishedName::from(anchor.subject.to_vec()))
-            .collect();
-        builder.with_client_cert_verifier(Arc::new(DeferredClientAuth { hints, provider }))
+        builder.with_client_cert_verifier(Arc::new(DeferredClientAuth { hints: authority_hints(trust), provider }))
     };
     let mut config = builder
         .with_single_cert(chain, key)
         .map_err(|e| format!("the server certificate and key do not match: {e}"))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer as _;
+
+    #[test]
+    fn authority_hints_are_whole_der_names_that_openssl_can_parse() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, "IGC Santé");
+        params.distinguished_name.push(rcgen::DnType::OrganizationName, "ASIP-SANTE");
+        let ca = params.self_signed(&rcgen::KeyPair::generate().expect("key")).expect("ca");
+        let trust = Trust::from_anchors(vec![ca.der().clone()]);
+        let hints = authority_hints(&trust);
+        assert_eq!(hints.len(), 1);
+        let (rest, name) = x509_parser::x509::X509Name::from_der(hints[0].as_ref()).expect("a whole DER Name");
+        assert!(rest.is_empty());
+        assert_eq!(name.to_string(), "CN=IGC Santé, O=ASIP-SANTE");
+        // The same bytes as the certificate's own subject field.
+        let (_, cert) = x509_parser::parse_x509_certificate(ca.der()).expect("certificate");
+        assert_eq!(hints[0].as_ref(), cert.subject().as_raw());
+    }
 }

@@ -4,6 +4,8 @@
 #![allow(dead_code, reason = "each test file uses a different part")]
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
+pub mod pki;
+
 use reqwest::redirect::Policy;
 use sesame_core::accounts::CreateAccount;
 use sesame_core::audit::RequestContext;
