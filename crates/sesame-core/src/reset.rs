@@ -99,6 +99,11 @@ impl ResetService {
         &self.policy
     }
 
+    /// How long a link works, in minutes (`reset.link_minutes`).
+    pub fn link_minutes(&self) -> u32 {
+        self.settings.link_minutes
+    }
+
     /// Sends a link if the identifier names an active account under its hourly limit. The
     /// answer does not depend on it (except the masked address, when configured).
     pub async fn request(&self, identifier: &str, ctx: &RequestContext) -> Result<RequestAnswer, AuthError> {

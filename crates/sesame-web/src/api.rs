@@ -116,12 +116,7 @@ impl Problem {
     }
 
     fn invalid_credentials() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "Invalid credentials",
-            "Identifiant ou mot de passe incorrect.",
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "Invalid credentials", crate::pages::login::REFUSED)
     }
 
     fn invalid_token() -> Self {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod captcha;
 pub mod certs;
+mod csp;
 pub mod error;
 pub mod pages;
 pub mod request;
@@ -107,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/mot-de-passe-oublie/nouveau", get(pages::reset::show_new).post(pages::reset::submit_new))
         .route("/static/sesame.css", get(stylesheet))
         .route("/static/sesame.js", get(script))
+        .route("/csp-report", post(csp::report).layer(DefaultBodyLimit::max(csp::BODY_LIMIT)))
         .merge(api::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -118,8 +120,11 @@ pub fn router(state: AppState) -> Router {
     let mut headers = vec![
         (
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; report-to csp; report-uri /csp-report",
         ),
+        (HeaderName::from_static("reporting-endpoints"), "csp=\"/csp-report\""),
+        // Nothing dynamic is cached, redirects included; static files say otherwise.
+        (header::CACHE_CONTROL, "no-store"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),

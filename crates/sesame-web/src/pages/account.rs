@@ -216,7 +216,7 @@ pub async fn end_session(
     };
     state.auth.end_session(&user, Some(SessionId(id)), &client.context(Actor::Account(user.account.id))).await?;
     if id == user.session.id.0 {
-        return Ok(state.signed_out_redirect("/?info=deconnecte"));
+        return Ok(state.logged_out_redirect());
     }
     Ok(see_other("/mon-compte?confirmation=session-terminee"))
 }
@@ -253,5 +253,5 @@ pub async fn logout(
     if let Some(user) = state.visitor(&headers).await?.user {
         state.auth.logout(&user, &client.context(Actor::Account(user.account.id))).await?;
     }
-    Ok(state.signed_out_redirect("/?info=deconnecte"))
+    Ok(state.logged_out_redirect())
 }

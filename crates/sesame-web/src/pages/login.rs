@@ -69,7 +69,7 @@ pub struct LoginForm {
 }
 
 /// The one message for every credential failure.
-pub const REFUSED: &str = "Identifiant ou mot de passe incorrect. Après plusieurs échecs, la connexion est suspendue quelques minutes : vous pouvez alors utiliser « Mot de passe oublié ».";
+pub const REFUSED: &str = "Identifiant ou mot de passe incorrect. Après plusieurs échecs, la connexion est suspendue quelques minutes : réessayez plus tard, ou utilisez « Mot de passe oublié ».";
 
 pub async fn submit(
     State(state): State<AppState>,

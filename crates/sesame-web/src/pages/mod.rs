@@ -20,6 +20,8 @@ use crate::error::WebError;
 use crate::request::{CSRF_COOKIE, SESSION_COOKIE, cookie, cookie_name, csrf_ok, set_cookie};
 use crate::view::{FieldError, see_other};
 
+const CLEAR_SITE_DATA: axum::http::HeaderName = axum::http::HeaderName::from_static("clear-site-data");
+
 /// Who is signed in, if anyone; `expired` when a session cookie came but leads nowhere.
 #[derive(Debug)]
 pub struct Visitor {
@@ -54,6 +56,14 @@ impl AppState {
     pub fn signed_out_redirect(&self, to: &str) -> Response {
         let mut response = see_other(to);
         response.headers_mut().append(header::SET_COOKIE, set_cookie(&self.settings, SESSION_COOKIE, None));
+        response
+    }
+
+    /// After "Se déconnecter": the session cookie cleared, and the browser told to forget what
+    /// it kept of the portal (cache, cookies, storage).
+    pub fn logged_out_redirect(&self) -> Response {
+        let mut response = self.signed_out_redirect("/?info=deconnecte");
+        response.headers_mut().insert(CLEAR_SITE_DATA, HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""));
         response
     }
 

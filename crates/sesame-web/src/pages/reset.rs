@@ -22,9 +22,11 @@ use crate::view::{FieldError, Page, see_other};
 const RESET_COOKIE: &str = "sesame_reset";
 const PATH: &str = "/mot-de-passe-oublie";
 
-/// The link's token, kept out of the address bar: scoped to these pages, one hour at most.
+/// The link's token, kept out of the address bar: scoped to these pages, for as long as a link
+/// lives at most.
 fn reset_cookie(state: &AppState, value: Option<&str>) -> HeaderValue {
-    crate::request::scoped_cookie(&state.settings, RESET_COOKIE, value, PATH, Some(3600))
+    let max_age = state.reset.link_minutes().saturating_mul(60);
+    crate::request::scoped_cookie(&state.settings, RESET_COOKIE, value, PATH, Some(max_age))
 }
 
 fn request_page(errors: Vec<FieldError>, identifier: &str, captcha: Option<crate::captcha::Challenge>) -> Page {
@@ -119,7 +121,10 @@ pub async fn submit(
         "paragraphs",
         [
             sentence.as_str(),
-            "Cliquez sur « Valider » dans ce mail pour choisir votre nouveau mot de passe. Le lien est valable une heure.",
+            &format!(
+                "Cliquez sur « Valider » dans ce mail pour choisir votre nouveau mot de passe. Le lien est valable {} minutes.",
+                state.reset.link_minutes()
+            ),
             "Si rien n'arrive dans quelques minutes, vérifiez l'identifiant saisi et votre dossier de courriers indésirables, ou contactez le support.",
         ],
     )

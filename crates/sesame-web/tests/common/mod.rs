@@ -210,6 +210,12 @@ impl TestApp {
     }
 }
 
+/// The test clock's now.
+pub fn now(app: &TestApp) -> time::OffsetDateTime {
+    use sesame_core::clock::Clock as _;
+    app.clock.now()
+}
+
 trait NowForTests {
     fn now_for_tests(&self) -> time::OffsetDateTime;
 }
