@@ -192,7 +192,7 @@ impl AccountService {
             updated_at: now,
         };
         tx.append_audit(
-            &AuditEvent::new(AuditAction::AccountCreated, Outcome::Success, Some(id), ctx)
+            &AuditEvent::about(AuditAction::AccountCreated, Outcome::Success, &account, ctx)
                 .with_details(serde_json::json!({ "identifier": account.identifier.as_str() })),
             now,
         )
@@ -281,10 +281,9 @@ impl AccountService {
             IssueReason::PasswordReset => "password_reset",
         };
         tx.append_audit(
-            &AuditEvent::new(AuditAction::TemporaryPasswordIssued, Outcome::Success, Some(account.id), ctx)
-                .with_details(
-                    serde_json::json!({ "reason": reason_text, "valid_until": valid_until.unix_timestamp() }),
-                ),
+            &AuditEvent::about(AuditAction::TemporaryPasswordIssued, Outcome::Success, account, ctx).with_details(
+                serde_json::json!({ "reason": reason_text, "valid_until": valid_until.unix_timestamp() }),
+            ),
             now,
         )
         .await?;
@@ -313,7 +312,7 @@ impl AccountService {
             }
             AccountStatus::Active => AuditAction::AccountEnabled,
         };
-        tx.append_audit(&AuditEvent::new(action, Outcome::Success, Some(account.id), ctx), now).await?;
+        tx.append_audit(&AuditEvent::about(action, Outcome::Success, &account, ctx), now).await?;
         tx.commit().await?;
         account.status = status;
         account.updated_at = now;

@@ -205,7 +205,7 @@ impl AuthService {
         let now = self.now();
         let mut tx = self.store().begin().await?;
         tx.revoke_token_family(principal.account.id, &principal.token.family, now).await?;
-        tx.append_audit(&AuditEvent::new(AuditAction::Logout, Outcome::Success, Some(principal.account.id), ctx), now)
+        tx.append_audit(&AuditEvent::about(AuditAction::Logout, Outcome::Success, &principal.account, ctx), now)
             .await?;
         tx.commit().await?;
         Ok(())
@@ -223,7 +223,7 @@ impl AuthService {
         let ended = tx.revoke_token_family(account.id, family, now).await?;
         let details = serde_json::json!({ "ended": ended, "desktop": true });
         tx.append_audit(
-            &AuditEvent::new(AuditAction::SessionEnded, Outcome::Success, Some(account.id), ctx).with_details(details),
+            &AuditEvent::about(AuditAction::SessionEnded, Outcome::Success, account, ctx).with_details(details),
             now,
         )
         .await?;
@@ -283,7 +283,7 @@ impl AuthService {
         if !violations.is_empty() {
             let codes: Vec<&str> = violations.iter().map(|v| v.rule.code()).collect();
             self.audit(
-                AuditEvent::new(AuditAction::PasswordChangeRefused, Outcome::Failure, Some(account.id), ctx)
+                AuditEvent::about(AuditAction::PasswordChangeRefused, Outcome::Failure, &account, ctx)
                     .with_details(serde_json::json!({ "rules": codes, "channel": "api" })),
             )
             .await?;

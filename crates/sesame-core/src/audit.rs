@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::fmt;
 use time::OffsetDateTime;
 
-use crate::model::AccountId;
+use crate::model::{Account, AccountId};
 
 /// Who acted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +37,8 @@ pub struct RequestContext {
     pub actor: Actor,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The `X-Request-Id` of the HTTP request (also on error pages), to correlate logs.
+    pub request_id: Option<String>,
 }
 
 impl RequestContext {
@@ -45,11 +47,11 @@ impl RequestContext {
             .or_else(|_| std::env::var("USER"))
             .or_else(|_| std::env::var("LOGNAME"))
             .unwrap_or_else(|_| "unknown".into());
-        Self { actor: Actor::Cli(user), ip: None, user_agent: None }
+        Self { actor: Actor::Cli(user), ip: None, user_agent: None, request_id: None }
     }
 
     pub fn system() -> Self {
-        Self { actor: Actor::System, ip: None, user_agent: None }
+        Self { actor: Actor::System, ip: None, user_agent: None, request_id: None }
     }
 }
 
@@ -132,6 +134,9 @@ pub struct AuditEvent {
     pub action: AuditAction,
     pub outcome: Outcome,
     pub account_id: Option<AccountId>,
+    /// The account's sign-in identifier, when the use case has the account at hand (for the log:
+    /// the database joins it from `account_id`).
+    pub identifier: Option<String>,
     pub context: RequestContext,
     /// Extra facts, never a secret (e.g. `{"reason": "created"}`).
     pub details: serde_json::Value,
@@ -139,7 +144,55 @@ pub struct AuditEvent {
 
 impl AuditEvent {
     pub fn new(action: AuditAction, outcome: Outcome, account_id: Option<AccountId>, context: &RequestContext) -> Self {
-        Self { action, outcome, account_id, context: context.clone(), details: serde_json::Value::Null }
+        Self {
+            action,
+            outcome,
+            account_id,
+            identifier: None,
+            context: context.clone(),
+            details: serde_json::Value::Null,
+        }
+    }
+
+    /// An event about `account`, known by its id and its identifier.
+    pub fn about(action: AuditAction, outcome: Outcome, account: &Account, context: &RequestContext) -> Self {
+        Self {
+            identifier: Some(account.identifier.to_string()),
+            ..Self::new(action, outcome, Some(account.id), context)
+        }
+    }
+
+    /// An event about an account if there is one (a failure may name nobody).
+    pub fn about_maybe(
+        action: AuditAction,
+        outcome: Outcome,
+        account: Option<&Account>,
+        context: &RequestContext,
+    ) -> Self {
+        match account {
+            Some(account) => Self::about(action, outcome, account, context),
+            None => Self::new(action, outcome, None, context),
+        }
+    }
+
+    /// Emits the event as one structured log line, target `audit`, once it is durable (the store
+    /// calls this after the commit). With `log.format = "json"` it is one JSON object per event;
+    /// `audit.log = false` filters the target out. Never a secret: the details are the ones the
+    /// trail keeps, and the trail holds no password, token or full e-mail address.
+    pub fn log(&self) {
+        let details = if self.details.is_null() { String::new() } else { self.details.to_string() };
+        tracing::info!(
+            target: "audit",
+            kind = self.action.as_str(),
+            outcome = self.outcome.as_str(),
+            actor = %self.context.actor,
+            account_id = self.account_id.map(|a| a.0),
+            account = self.identifier.as_deref(),
+            ip = self.context.ip.as_deref(),
+            request_id = self.context.request_id.as_deref(),
+            details = %details,
+            "audit event"
+        );
     }
 
     #[must_use]
@@ -163,6 +216,7 @@ pub struct AuditRecord {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub details: serde_json::Value,
+    pub request_id: Option<String>,
 }
 
 /// Filters of `sesame audit`.

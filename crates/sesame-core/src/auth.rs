@@ -241,7 +241,7 @@ impl AuthService {
             let account = self.store.account_by_identifier_key(&key).await?;
             let details = serde_json::json!({ "identifier_hash": identifier_hash(&key), "until": until.map(|u| u.unix_timestamp()) });
             self.audit(
-                AuditEvent::new(AuditAction::LoginThrottled, Outcome::Failure, account.map(|a| a.id), ctx)
+                AuditEvent::about_maybe(AuditAction::LoginThrottled, Outcome::Failure, account.as_ref(), ctx)
                     .with_details(details),
             )
             .await?;
@@ -267,7 +267,7 @@ impl AuthService {
             let mut tx = self.store.begin().await?;
             tx.clear_login_failures(&key).await?;
             tx.append_audit(
-                &AuditEvent::new(AuditAction::LoginRefusedExpiredTemporary, Outcome::Failure, Some(account.id), ctx),
+                &AuditEvent::about(AuditAction::LoginRefusedExpiredTemporary, Outcome::Failure, &account, ctx),
                 now,
             )
             .await?;
@@ -307,8 +307,7 @@ impl AuthService {
         }
         let details = serde_json::json!({ "method": "password", "channel": channel, "temporary": verified.credential.is_temporary() });
         tx.append_audit(
-            &AuditEvent::new(AuditAction::LoginSucceeded, Outcome::Success, Some(account.id), ctx)
-                .with_details(details),
+            &AuditEvent::about(AuditAction::LoginSucceeded, Outcome::Success, account, ctx).with_details(details),
             now,
         )
         .await?;
@@ -336,8 +335,7 @@ impl AuthService {
             details["consecutive_failures"] = state.consecutive_failures.into();
         }
         tx.append_audit(
-            &AuditEvent::new(AuditAction::LoginFailed, Outcome::Failure, account.map(|a| a.id), ctx)
-                .with_details(details),
+            &AuditEvent::about_maybe(AuditAction::LoginFailed, Outcome::Failure, account, ctx).with_details(details),
             now,
         )
         .await?;
@@ -440,8 +438,8 @@ impl AuthService {
             }
         };
         let details = serde_json::json!({ "ended": ended, "session": which.map(|s| s.0), "others": which.is_none() });
-        tx.append_audit(&AuditEvent::new(action, Outcome::Success, Some(account), ctx).with_details(details), now)
-            .await?;
+        let event = AuditEvent::about(action, Outcome::Success, &signed_in.account, ctx).with_details(details);
+        tx.append_audit(&event, now).await?;
         tx.commit().await?;
         Ok(ended)
     }
@@ -488,7 +486,7 @@ impl AuthService {
         if !violations.is_empty() {
             let codes: Vec<&str> = violations.iter().map(|v| v.rule.code()).collect();
             self.audit(
-                AuditEvent::new(AuditAction::PasswordChangeRefused, Outcome::Failure, Some(account.id), ctx)
+                AuditEvent::about(AuditAction::PasswordChangeRefused, Outcome::Failure, account, ctx)
                     .with_details(serde_json::json!({ "rules": codes })),
             )
             .await?;
@@ -528,8 +526,7 @@ impl AuthService {
         tx.enqueue_mail(&mail_to(account, message), now).await?;
         let details = serde_json::json!({ "from_temporary": from_temporary });
         tx.append_audit(
-            &AuditEvent::new(AuditAction::PasswordChanged, Outcome::Success, Some(account.id), ctx)
-                .with_details(details),
+            &AuditEvent::about(AuditAction::PasswordChanged, Outcome::Success, account, ctx).with_details(details),
             now,
         )
         .await?;

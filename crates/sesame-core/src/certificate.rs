@@ -76,8 +76,7 @@ impl AuthService {
             "fingerprint": identity.fingerprint,
         });
         tx.append_audit(
-            &AuditEvent::new(AuditAction::LoginSucceeded, Outcome::Success, Some(account.id), ctx)
-                .with_details(details),
+            &AuditEvent::about(AuditAction::LoginSucceeded, Outcome::Success, &account, ctx).with_details(details),
             now,
         )
         .await?;
@@ -136,8 +135,7 @@ impl AccountService {
         tx.enqueue_mail(&mail_to(account, message), now).await?;
         let action = if bind { AuditAction::CertificateBound } else { AuditAction::CertificateUnbound };
         let details = serde_json::json!({ "fingerprint": fingerprint, "subject": subject });
-        tx.append_audit(&AuditEvent::new(action, Outcome::Success, Some(account.id), ctx).with_details(details), now)
-            .await?;
+        tx.append_audit(&AuditEvent::about(action, Outcome::Success, account, ctx).with_details(details), now).await?;
         tx.commit().await?;
         Ok(true)
     }

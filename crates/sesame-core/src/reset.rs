@@ -121,8 +121,8 @@ impl ResetService {
             Some(_) => (Outcome::Success, "sent"),
         };
         let details = serde_json::json!({ "result": reason });
-        let event = AuditEvent::new(AuditAction::ResetRequested, outcome, account.as_ref().map(|a| a.id), ctx)
-            .with_details(details);
+        let event =
+            AuditEvent::about_maybe(AuditAction::ResetRequested, outcome, account.as_ref(), ctx).with_details(details);
         if let (Some(account), Outcome::Success) = (&account, outcome) {
             let mut tx = self.store.begin().await?;
             let token = generate_token(32);
@@ -207,8 +207,7 @@ impl ResetService {
             changed_at: now,
         };
         tx.enqueue_mail(&mail_to(&account, message), now).await?;
-        tx.append_audit(&AuditEvent::new(AuditAction::ResetCompleted, Outcome::Success, Some(account.id), ctx), now)
-            .await?;
+        tx.append_audit(&AuditEvent::about(AuditAction::ResetCompleted, Outcome::Success, &account, ctx), now).await?;
         tx.commit().await?;
         Ok(ResetOutcome::Done)
     }

@@ -42,6 +42,8 @@ pub struct SqlStore {
 pub struct SqlTx {
     conn: WriterConn,
     open: bool,
+    /// Audit events appended so far: logged once they are committed.
+    events: Vec<AuditEvent>,
 }
 
 impl std::fmt::Debug for SqlTx {
@@ -67,7 +69,7 @@ impl SqlStore {
         )
         .await
         .map_err(map_err)?;
-        Ok(SqlTx { conn, open: true })
+        Ok(SqlTx { conn, open: true, events: Vec::new() })
     }
 }
 
@@ -77,6 +79,9 @@ impl SqlTx {
             .await
             .map_err(map_err)?;
         self.open = false;
+        for event in self.events.drain(..) {
+            event.log();
+        }
         Ok(())
     }
 }
@@ -91,8 +96,8 @@ fn insert_audit(
     now: OffsetDateTime,
 ) -> StoreResult<sqlx::query::Query<'static, DB, <DB as sqlx::Database>::Arguments>> {
     Ok(sqlx::query(concat!(
-        "INSERT INTO audit_events (occurred_at, action, outcome, actor, account_id, ip, user_agent, details)",
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+        "INSERT INTO audit_events (occurred_at, action, outcome, actor, account_id, ip, user_agent, details, request_id)",
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     ))
     .bind(to_unix_millis(now))
     .bind(e.action.as_str())
@@ -101,7 +106,8 @@ fn insert_audit(
     .bind(e.account_id.map(|a| a.0))
     .bind(e.context.ip.clone())
     .bind(e.context.user_agent.clone())
-    .bind(json(&e.details)?))
+    .bind(json(&e.details)?)
+    .bind(e.context.request_id.clone()))
 }
 
 #[async_trait]
@@ -211,7 +217,7 @@ impl Store for SqlStore {
     async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
         let rows = sqlx::query_as::<_, AuditRow>(concat!(
             "SELECT e.id, e.occurred_at, e.action, e.outcome, e.actor, e.account_id,",
-            "       a.identifier AS account_identifier, e.ip, e.user_agent, e.details",
+            "       a.identifier AS account_identifier, e.ip, e.user_agent, e.details, e.request_id",
             " FROM audit_events e LEFT JOIN accounts a ON a.id = e.account_id",
             " WHERE ($1 IS NULL OR e.account_id = $1)",
             " AND ($2 IS NULL OR e.occurred_at >= $2) AND ($3 IS NULL OR e.occurred_at < $3)",
@@ -373,6 +379,7 @@ impl Store for SqlStore {
     async fn append_audit(&self, e: &AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
         let statement = insert_audit(e, now)?;
         self.writer.run(move |conn| Box::pin(statement.execute(conn))).await?;
+        e.log();
         Ok(())
     }
 
@@ -540,6 +547,7 @@ impl Tx for SqlTx {
 
     async fn append_audit(&mut self, e: &AuditEvent, now: OffsetDateTime) -> StoreResult<()> {
         insert_audit(e, now)?.execute(&mut *self.conn).await.map_err(map_err)?;
+        self.events.push(e.clone());
         Ok(())
     }
 

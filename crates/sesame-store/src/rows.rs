@@ -95,6 +95,7 @@ pub(crate) struct AuditRow {
     ip: Option<String>,
     user_agent: Option<String>,
     details: String,
+    request_id: Option<String>,
 }
 
 impl From<AuditRow> for AuditRecord {
@@ -110,6 +111,7 @@ impl From<AuditRow> for AuditRecord {
             ip: r.ip,
             user_agent: r.user_agent,
             details: serde_json::from_str(&r.details).unwrap_or(serde_json::Value::String(r.details)),
+            request_id: r.request_id,
         }
     }
 }

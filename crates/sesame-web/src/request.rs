@@ -62,11 +62,17 @@ pub fn scoped_cookie(
 pub struct Client {
     pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl Client {
     pub fn context(&self, actor: Actor) -> RequestContext {
-        RequestContext { actor, ip: self.ip.map(|ip| ip.to_string()), user_agent: self.user_agent.clone() }
+        RequestContext {
+            actor,
+            ip: self.ip.map(|ip| ip.to_string()),
+            user_agent: self.user_agent.clone(),
+            request_id: self.request_id.clone(),
+        }
     }
 
     pub fn ip_text(&self) -> String {
@@ -85,7 +91,15 @@ impl FromRequestParts<AppState> for Client {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().filter(|c| !c.is_control()).take(200).collect());
-        Ok(Self { ip, user_agent })
+        // Set by the request-id layer before any handler runs.
+        // A proxy may have set it: keep it only if it looks like an identifier.
+        let request_id = parts
+            .headers
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|id| id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b)))
+            .map(str::to_owned);
+        Ok(Self { ip, user_agent, request_id })
     }
 }
 

@@ -59,6 +59,7 @@ pub struct Config {
     pub hashing: HashingSettings,
     pub mail: MailSettings,
     pub log: LogSettings,
+    pub audit: AuditSettings,
 }
 
 impl Default for Config {
@@ -84,6 +85,7 @@ impl Default for Config {
             hashing: HashingSettings::default(),
             mail: MailSettings::default(),
             log: LogSettings::default(),
+            audit: AuditSettings::default(),
         }
     }
 }
@@ -122,6 +124,20 @@ pub struct LogSettings {
 impl Default for LogSettings {
     fn default() -> Self {
         Self { format: LogFormat::Text, level: "info".into() }
+    }
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditSettings {
+    /// Also emit every audit event as a log event (target `audit`), for a SIEM.
+    pub log: bool,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self { log: true }
     }
 }
 

@@ -57,7 +57,12 @@ pub fn load(file: Option<&std::path::Path>) -> Result<Config, CliError> {
 fn init_tracing(config: &Config, server: bool) {
     use tracing_subscriber::EnvFilter;
     let default = if server { config.log.level.as_str() } else { "warn" };
-    let filter = EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let mut filter = EnvFilter::try_from_env("SESAME_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    if !config.audit.log
+        && let Ok(off) = "audit=off".parse()
+    {
+        filter = filter.add_directive(off);
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _ = match config.log.format {
         LogFormat::Json => builder.json().try_init(),

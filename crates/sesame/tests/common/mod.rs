@@ -122,12 +122,17 @@ impl Drop for Server {
 
 /// Starts `sesame serve` on a free port and waits until it accepts connections.
 pub fn start(sesame: &Sesame) -> Server {
+    start_with_log(sesame, std::process::Stdio::null())
+}
+
+/// Starts `sesame serve` with its log (standard error) going to `log`.
+pub fn start_with_log(sesame: &Sesame, log: impl Into<std::process::Stdio>) -> Server {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let child = sesame
         .command(&["serve"])
         .env("SESAME_LISTEN", format!("127.0.0.1:{port}"))
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("spawn serve");
     let server = Server { child, base: format!("http://127.0.0.1:{port}") };
