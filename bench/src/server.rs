@@ -70,7 +70,8 @@ impl Seeded {
         let url = database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("data").join("sesame.db").display()));
-        let store = sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default())
+        let sealer = sesame_core::keys::Sealer::ephemeral(); // accounts only: nothing sealed
+        let store = sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default(), sealer)
             .await
             .map_err(|e| e.to_string())?;
         let hasher = PasswordHasher::start(&HashingSettings::default()).map_err(|e| e.to_string())?;

@@ -14,6 +14,7 @@ pub mod certificate;
 pub mod clock;
 mod credentials;
 pub mod hashing;
+pub mod keys;
 pub mod mail;
 pub mod model;
 pub mod policy;

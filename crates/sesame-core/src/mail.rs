@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::keys::OpenError;
 use crate::model::AccountId;
 use crate::types::Email;
 
@@ -96,6 +97,36 @@ impl MailMessage {
     }
 }
 
+impl MailMessage {
+    /// What of the message must never rest in clear (the outbox seals it): the temporary
+    /// password, the reset link. `None` for messages without a secret.
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            Self::TemporaryPassword { temporary_password, .. } => Some(temporary_password),
+            Self::ResetLink { link, .. } => Some(link),
+            _ => None,
+        }
+    }
+
+    /// The message with its secret put back, once opened ([`MailMessage::secret`]'s inverse on a
+    /// redacted message).
+    #[must_use]
+    pub fn with_secret(mut self, secret: String) -> Self {
+        match &mut self {
+            Self::TemporaryPassword { temporary_password, .. } => *temporary_password = secret,
+            Self::ResetLink { link, .. } => *link = secret,
+            _ => {}
+        }
+        self
+    }
+
+    /// The additional data a queued message's secret is sealed with: it opens only in a row of
+    /// the same kind for the same recipient.
+    pub fn sealing_context(kind: &str, recipient: &str) -> Vec<u8> {
+        format!("sesame/outbox/v1/{kind}/{recipient}").into_bytes()
+    }
+}
+
 /// An e-mail to queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxMail {
@@ -111,9 +142,13 @@ pub struct OutboxMail {
 pub struct QueuedMail {
     pub id: i64,
     pub account_id: Option<AccountId>,
+    /// [`MailMessage::kind`], known even when the message cannot be opened.
+    pub kind: String,
     pub to: String,
     pub to_name: String,
-    pub message: MailMessage,
+    /// The message, its secret opened; or why it cannot be (its key is not in the ring): such
+    /// a message is dropped, never sent garbled.
+    pub message: Result<MailMessage, OpenError>,
     pub attempts: u32,
     pub created_at: OffsetDateTime,
 }
@@ -136,5 +171,8 @@ mod tests {
         let json = serde_json::to_string(&m.redacted()).expect("json");
         assert!(!json.contains("s3cr3t"));
         assert!(json.contains("Jeanne"));
+        assert_eq!(m.secret(), Some("s3cr3tXXXXXXXXXXXXXX"));
+        assert_eq!(m.redacted().with_secret("s3cr3tXXXXXXXXXXXXXX".into()), m, "the secret goes back in place");
+        assert_eq!(MailMessage::Test.secret(), None);
     }
 }

@@ -30,6 +30,26 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Which queued secrets [`Store::reseal_secrets`] seals again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reseal {
+    /// Only those an older version left in clear (done at every migration).
+    ClearOnly,
+    /// Every one not under the first key yet (after `sesame secrets rotate`).
+    All,
+}
+
+/// What re-sealing the outbox did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resealed {
+    /// Values now sealed under the ring's first key (queued secrets, and any an older version
+    /// left in clear).
+    pub resealed: u64,
+    /// Values sealed with a key the ring does not hold: they cannot be opened, and will be
+    /// dropped at delivery.
+    pub unreadable: u64,
+}
+
 /// Counts of what `purge_expired` removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -125,8 +145,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         lease_until: OffsetDateTime,
         limit: u32,
     ) -> StoreResult<Vec<QueuedMail>>;
-    /// E-mails not yet delivered (the outbox depth).
+    /// E-mails not yet delivered nor dropped (the outbox depth).
     async fn pending_mail_count(&self) -> StoreResult<u64>;
+
+    /// The keys the secrets of queued e-mails are sealed with, and how many under each.
+    async fn sealed_keys(&self) -> StoreResult<Vec<(String, u64)>>;
+    /// Seals queued secrets under the key ring's first key, in one transaction: those an older
+    /// version left in clear, and with [`Reseal::All`] (after a rotation) every one.
+    async fn reseal_secrets(&self, which: Reseal) -> StoreResult<Resealed>;
+    /// Defence in depth after secrets were erased: on SQLite, folds the WAL into the database
+    /// and truncates it (deleted content is overwritten, `secure_delete`). Nothing on PostgreSQL.
+    async fn compact(&self) -> StoreResult<()>;
 
     /// Deletes what has expired before `now` (and delivered e-mails older than `sent_before`).
     async fn purge_expired(&self, now: OffsetDateTime, sent_before: OffsetDateTime) -> StoreResult<Purged>;
@@ -156,8 +185,12 @@ pub trait Tx: Send {
     async fn revoke_tokens_and_links(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64>;
     async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64>;
     async fn append_audit(&mut self, event: &AuditEvent, now: OffsetDateTime) -> StoreResult<()>;
-    /// Marks a claimed e-mail delivered and keeps only its redacted form.
+    /// Marks a claimed e-mail delivered and keeps only its redacted form (its sealed secret
+    /// erased).
     async fn mark_mail_sent(&mut self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()>;
+    /// Gives up a claimed e-mail that cannot be opened (its key is lost): never sent, its
+    /// sealed part erased, the reason kept.
+    async fn drop_mail(&mut self, id: i64, now: OffsetDateTime, reason: &str) -> StoreResult<()>;
     /// Records a failed attempt and when to try again.
     async fn reschedule_mail(&mut self, id: i64, next_attempt_at: OffsetDateTime, error: &str) -> StoreResult<()>;
 

@@ -7,6 +7,7 @@
 
 use sesame_core::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use sesame_core::clock::Clock;
+use sesame_core::keys::OpenError;
 use sesame_core::mail::QueuedMail;
 use sesame_core::store::{Store, StoreError};
 use std::sync::Arc;
@@ -22,12 +23,28 @@ use crate::transport::{Envelope, Transport};
 const BATCH: u32 = 20;
 /// Longer than any SMTP timeout: a live node always finishes before its lease ends.
 const LEASE: Duration = Duration::minutes(10);
+/// A message sealed with a key this node lacks may be one another node has just started
+/// sealing with (a rotated key file not reloaded here yet; nodes look at it every 30 seconds):
+/// it is retried until it is this old, then dropped.
+pub const UNREADABLE_GRACE: Duration = Duration::minutes(15);
+/// SQLite's WAL is folded into the database at most this often after secrets were erased.
+const COMPACT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What one flush did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlushReport {
     pub sent: u32,
     pub deferred: u32,
+    /// Given up: their secret cannot be opened with the key ring.
+    pub dropped: u32,
+}
+
+/// What became of one claimed message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Sent,
+    Deferred,
+    Dropped,
 }
 
 #[derive(Debug, Clone)]
@@ -41,6 +58,7 @@ pub struct OutboxWorker {
     retry_max: StdDuration,
     poll_interval: StdDuration,
     wake: Arc<Notify>,
+    compacted_at: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 impl OutboxWorker {
@@ -61,6 +79,7 @@ impl OutboxWorker {
             retry_max: StdDuration::from_secs(settings.retry_max_secs.max(1)),
             poll_interval: StdDuration::from_secs(settings.poll_interval_secs.max(1)),
             wake: Arc::new(Notify::new()),
+            compacted_at: Arc::new(std::sync::Mutex::new(None)),
         }
     }
 
@@ -81,15 +100,37 @@ impl OutboxWorker {
             let now = self.clock.now();
             let batch = self.store.claim_due_mail(now, now + LEASE, BATCH).await?;
             if batch.is_empty() {
-                return Ok(report);
+                break;
             }
             for mail in batch {
-                if self.deliver(&mail).await? {
-                    report.sent += 1;
-                } else {
-                    report.deferred += 1;
+                match self.deliver(&mail).await? {
+                    Delivery::Sent => report.sent += 1,
+                    Delivery::Deferred => report.deferred += 1,
+                    Delivery::Dropped => report.dropped += 1,
                 }
             }
+        }
+        if report.sent + report.dropped > 0 {
+            self.compact().await;
+        }
+        Ok(report)
+    }
+
+    /// Secrets were just erased: fold SQLite's WAL into the database, at most every few seconds.
+    async fn compact(&self) {
+        let due = self
+            .compacted_at
+            .lock()
+            .map(|mut at| {
+                let due = at.is_none_or(|t| t.elapsed() >= COMPACT_EVERY);
+                if due {
+                    *at = Some(std::time::Instant::now());
+                }
+                due
+            })
+            .unwrap_or(true);
+        if due && let Err(e) = self.store.compact().await {
+            tracing::debug!(error = %e, "WAL not compacted this time");
         }
     }
 
@@ -98,8 +139,8 @@ impl OutboxWorker {
         tokio::pin!(shutdown);
         loop {
             match self.flush().await {
-                Ok(r) if r.sent + r.deferred > 0 => {
-                    tracing::info!(sent = r.sent, deferred = r.deferred, "outbox flushed")
+                Ok(r) if r.sent + r.deferred + r.dropped > 0 => {
+                    tracing::info!(sent = r.sent, deferred = r.deferred, dropped = r.dropped, "outbox flushed")
                 }
                 Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "outbox delivery failed"),
@@ -112,42 +153,92 @@ impl OutboxWorker {
         }
     }
 
-    /// Returns whether the message was sent (else it was rescheduled).
-    async fn deliver(&self, mail: &QueuedMail) -> Result<bool, StoreError> {
-        let kind = mail.message.kind();
+    /// Sends one claimed message and records what became of it.
+    async fn deliver(&self, mail: &QueuedMail) -> Result<Delivery, StoreError> {
+        let message = match &mail.message {
+            Ok(message) => message,
+            Err(unreadable) => return self.unreadable(mail, unreadable).await,
+        };
+        let kind = message.kind();
         let attempt = async {
-            let rendered = self.catalogue.render(&mail.message).map_err(|e| e.to_string())?;
-            let message = message::build(&self.from, &mail.to, &mail.to_name, &rendered, self.clock.now().into())
+            let rendered = self.catalogue.render(message).map_err(|e| e.to_string())?;
+            let built = message::build(&self.from, &mail.to, &mail.to_name, &rendered, self.clock.now().into())
                 .map_err(|e| e.to_string())?;
-            self.transport.send(&message, Envelope { outbox_id: Some(mail.id), kind }).await.map_err(|e| e.to_string())
+            self.transport.send(&built, Envelope { outbox_id: Some(mail.id), kind }).await.map_err(|e| e.to_string())
         };
         let result = attempt.await;
         let now = self.clock.now();
         let ctx = RequestContext::system();
         let mut tx = self.store.begin().await?;
-        let sent = match result {
+        let delivery = match result {
             Ok(()) => {
-                tx.mark_mail_sent(mail.id, now, &mail.message.redacted()).await?;
+                tx.mark_mail_sent(mail.id, now, &message.redacted()).await?;
                 let event = AuditEvent::new(AuditAction::MailSent, Outcome::Success, mail.account_id, &ctx)
                     .with_details(serde_json::json!({ "outbox_id": mail.id, "kind": kind, "attempts": mail.attempts }));
                 tx.append_audit(&event, now).await?;
                 tracing::info!(outbox_id = mail.id, kind, attempts = mail.attempts, "e-mail sent");
-                true
+                Delivery::Sent
             }
-            Err(error) => {
-                let delay = self.backoff(mail.attempts);
-                tx.reschedule_mail(mail.id, now + delay, &error).await?;
-                if mail.attempts == 1 {
-                    let event = AuditEvent::new(AuditAction::MailDeferred, Outcome::Failure, mail.account_id, &ctx)
-                        .with_details(serde_json::json!({ "outbox_id": mail.id, "kind": kind, "error": error }));
-                    tx.append_audit(&event, now).await?;
-                }
-                tracing::warn!(outbox_id = mail.id, kind, attempts = mail.attempts, retry_in_secs = delay.whole_seconds(), %error, "e-mail deferred");
-                false
-            }
+            Err(error) => self.defer(tx.as_mut(), mail, &error, now).await?,
         };
         tx.commit().await?;
-        Ok(sent)
+        Ok(delivery)
+    }
+
+    /// Reschedules a message after a failed attempt (audited at the first one).
+    async fn defer(
+        &self,
+        tx: &mut dyn sesame_core::store::Tx,
+        mail: &QueuedMail,
+        error: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<Delivery, StoreError> {
+        let delay = self.backoff(mail.attempts);
+        tx.reschedule_mail(mail.id, now + delay, error).await?;
+        if mail.attempts == 1 {
+            let event = AuditEvent::new(
+                AuditAction::MailDeferred,
+                Outcome::Failure,
+                mail.account_id,
+                &RequestContext::system(),
+            )
+            .with_details(serde_json::json!({ "outbox_id": mail.id, "kind": mail.kind, "error": error }));
+            tx.append_audit(&event, now).await?;
+        }
+        tracing::warn!(outbox_id = mail.id, kind = %mail.kind, attempts = mail.attempts, retry_in_secs = delay.whole_seconds(), %error, "e-mail deferred");
+        Ok(Delivery::Deferred)
+    }
+
+    /// A message whose secret does not open is never sent garbled. Sealed with a key this node
+    /// lacks, it waits [`UNREADABLE_GRACE`] for another node (or a reloaded key file); after
+    /// that, or if it was altered, it is dropped, with an audit event and an error for the
+    /// operator saying what to do.
+    async fn unreadable(&self, mail: &QueuedMail, why: &OpenError) -> Result<Delivery, StoreError> {
+        let now = self.clock.now();
+        let mut tx = self.store.begin().await?;
+        let reason = format!("its secret cannot be opened: {why}");
+        if matches!(why, OpenError::UnknownKey(_)) && now - mail.created_at < UNREADABLE_GRACE {
+            let delivery = self.defer(tx.as_mut(), mail, &reason, now).await?;
+            tx.commit().await?;
+            return Ok(delivery);
+        }
+        tx.drop_mail(mail.id, now, &reason).await?;
+        let details = serde_json::json!({ "outbox_id": mail.id, "kind": mail.kind, "reason": why.to_string() });
+        let event =
+            AuditEvent::new(AuditAction::MailDropped, Outcome::Failure, mail.account_id, &RequestContext::system())
+                .with_details(details);
+        tx.append_audit(&event, now).await?;
+        tx.commit().await?;
+        let account = mail.account_id.map_or_else(|| "-".to_owned(), |a| format!("#{a}"));
+        tracing::error!(
+            outbox_id = mail.id,
+            kind = %mail.kind,
+            account = %account,
+            "e-mail dropped: {reason}. Check secrets.key_file (every node needs the same key file); \
+             if the key is lost, issue a new temporary password (sesame account reset-password {account}) \
+             or let the person ask for a new link"
+        );
+        Ok(Delivery::Dropped)
     }
 
     /// `base × 2^(attempts−1)`, at most `max`.

@@ -5,6 +5,7 @@
 use secrecy::SecretString;
 use sesame_core::branding::Branding;
 use sesame_core::clock::ManualClock;
+use sesame_core::keys::Sealer;
 use sesame_core::mail::{IssueReason, MailMessage, OutboxMail};
 use sesame_core::store::Store;
 use sesame_core::types::Email;
@@ -22,7 +23,7 @@ use time::macros::datetime;
 
 async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn Store> {
     let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
-    connect_and_migrate(&url, &StoreOptions::default()).await.unwrap()
+    connect_and_migrate(&url, &StoreOptions::default(), Sealer::ephemeral()).await.unwrap()
 }
 
 fn mail(i: usize) -> OutboxMail {
@@ -106,13 +107,15 @@ async fn an_smtp_outage_loses_nothing_and_doubles_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_on_postgres_send_each_message_once() {
     let url = sesame_testkit::postgres_database_url().await;
-    let store = connect_and_migrate(&url, &StoreOptions::default()).await.unwrap();
+    // Nodes of a cluster share the key file.
+    let sealer = Sealer::ephemeral();
+    let store = connect_and_migrate(&url, &StoreOptions::default(), sealer.clone()).await.unwrap();
     let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 10:00 UTC)));
     let server = SmtpServer::start();
     enqueue(&store, 30).await;
     let transport: Arc<dyn Transport> = Arc::new(SmtpTransport::new(&smtp_settings(server.addr.port())).unwrap());
     // Two "nodes": separate pools on the same database, flushing at the same time.
-    let other_store = connect_and_migrate(&url, &StoreOptions::default()).await.unwrap();
+    let other_store = connect_and_migrate(&url, &StoreOptions::default(), sealer).await.unwrap();
     let (a, b) = (worker(&store, &clock, Arc::clone(&transport)), worker(&other_store, &clock, transport));
     let (ra, rb) = tokio::join!(a.flush(), b.flush());
     let (ra, rb) = (ra.unwrap(), rb.unwrap());

@@ -1,16 +1,17 @@
 // The Store implementation shared by both backends. Not a module: `sqlite.rs` and `postgres.rs`
 // each `include!` it after defining `DB` (the sqlx driver), `NAME`, `BEGIN_WRITE`,
 // `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL`, the `Readers` and the `Writer` that lend out connections,
-// and the inherent methods `migrate_impl` and `backup_impl`.
+// and the inherent methods `migrate_impl`, `backup_impl` and `compact_impl`.
 // Every statement uses `$n` placeholders, which both drivers accept.
 
 use async_trait::async_trait;
 use sesame_core::audit::{AuditEvent, AuditFilter, AuditRecord};
 use sesame_core::clock::to_unix_millis;
+use sesame_core::keys::{KeyRing, Sealer};
 use sesame_core::mail::{MailMessage, OutboxMail, QueuedMail};
 use sesame_core::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential};
 use sesame_core::session::{ApiToken, NewApiToken, NewSession, Session, SessionId, ThrottleState, TokenKind};
-use sesame_core::store::{Purged, Store, StoreError, StoreResult, Tx};
+use sesame_core::store::{Purged, Reseal, Resealed, Store, StoreError, StoreResult, Tx};
 use std::path::Path;
 use time::{Duration, OffsetDateTime};
 
@@ -32,6 +33,8 @@ use crate::{account_select, map_err};
 pub struct SqlStore {
     readers: Readers,
     writer: Writer,
+    /// Seals what must be read back and never rest in clear (see `sesame_core::keys`).
+    sealer: Sealer,
 }
 
 /// One write transaction on the writer's connection; rolled back when dropped uncommitted.
@@ -44,6 +47,7 @@ pub struct SqlTx {
     open: bool,
     /// Audit events appended so far: logged once they are committed.
     events: Vec<AuditEvent>,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for SqlTx {
@@ -69,7 +73,7 @@ impl SqlStore {
         )
         .await
         .map_err(map_err)?;
-        Ok(SqlTx { conn, open: true, events: Vec::new() })
+        Ok(SqlTx { conn, open: true, events: Vec::new(), sealer: self.sealer.clone() })
     }
 }
 
@@ -121,7 +125,13 @@ impl Store for SqlStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        self.migrate_impl().await
+        self.migrate_impl().await?;
+        // What an older version queued in clear is sealed as soon as this one can.
+        let sealed = self.reseal_secrets(Reseal::ClearOnly).await?;
+        if sealed.resealed > 0 {
+            tracing::info!(sealed = sealed.resealed, "secrets of queued e-mails sealed");
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -392,15 +402,75 @@ impl Store for SqlStore {
             .await
             .map_err(map_err)?;
         rows.sort_by_key(|r| r.id());
-        rows.into_iter().map(QueuedMail::try_from).collect()
+        let ring = self.sealer.ring();
+        rows.into_iter().map(|row| row.open(&ring)).collect()
     }
 
     async fn pending_mail_count(&self) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL AND dropped_at IS NULL")
             .fetch_one(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn sealed_keys(&self) -> StoreResult<Vec<(String, u64)>> {
+        let rows: Vec<(Option<String>, i64)> = sqlx::query_as(concat!(
+            "SELECT sealed_key, COUNT(*) FROM outbox WHERE sealed IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL",
+            " GROUP BY sealed_key ORDER BY sealed_key"
+        ))
+        .fetch_all(&mut *self.readers.acquire().await?)
+        .await
+        .map_err(map_err)?;
+        Ok(rows.into_iter().map(|(key, n)| (key.unwrap_or_default(), u64::try_from(n).unwrap_or(0))).collect())
+    }
+
+    async fn reseal_secrets(&self, which: Reseal) -> StoreResult<Resealed> {
+        let ring = self.sealer.ring();
+        let mut tx = self.begin_tx().await?;
+        let rows: Vec<(i64, String, String, String, Option<Vec<u8>>)> = sqlx::query_as(
+            "SELECT id, kind, recipient, payload, sealed FROM outbox WHERE sent_at IS NULL AND dropped_at IS NULL",
+        )
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+        let mut report = Resealed::default();
+        for (id, kind, recipient, payload, sealed) in rows {
+            let context = MailMessage::sealing_context(&kind, &recipient);
+            let secret = match &sealed {
+                Some(sealed) if which == Reseal::ClearOnly || KeyRing::key_id_of(sealed) == Some(ring.primary_id()) => continue,
+                Some(sealed) => match ring.open(&context, sealed) {
+                    Ok(secret) => secret,
+                    Err(_) => {
+                        report.unreadable += 1;
+                        continue;
+                    }
+                },
+                // Left in clear by a version that did not seal: seal it now.
+                None => match serde_json::from_str::<MailMessage>(&payload).ok().and_then(|m| {
+                    m.secret().filter(|s| *s != sesame_core::mail::REDACTED).map(|s| s.as_bytes().to_vec())
+                }) {
+                    Some(secret) => secret,
+                    None => continue,
+                },
+            };
+            let redacted = serde_json::from_str::<MailMessage>(&payload).map(|m| m.redacted()).map_err(|e| StoreError::Corrupt(format!("outbox message {id}: {e}")))?;
+            sqlx::query("UPDATE outbox SET payload = $1, sealed = $2, sealed_key = $3 WHERE id = $4")
+                .bind(json(&redacted)?)
+                .bind(ring.seal(&context, &secret))
+                .bind(ring.primary_id())
+                .bind(id)
+                .execute(&mut *tx.conn)
+                .await
+                .map_err(map_err)?;
+            report.resealed += 1;
+        }
+        tx.finish().await?;
+        Ok(report)
+    }
+
+    async fn compact(&self) -> StoreResult<()> {
+        self.compact_impl().await
     }
 
     async fn purge_expired(&self, now: OffsetDateTime, sent_before: OffsetDateTime) -> StoreResult<Purged> {
@@ -415,7 +485,7 @@ impl Store for SqlStore {
         let captchas = run("DELETE FROM captcha_challenges WHERE expires_at < $1", now).await?;
         run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
         run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
-        let sent_mail = run("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1", to_unix_millis(sent_before)).await?;
+        let sent_mail = run("DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (dropped_at IS NOT NULL AND dropped_at < $1)", to_unix_millis(sent_before)).await?;
         tx.finish().await?;
         Ok(Purged { sessions, tokens, captchas, sent_mail })
     }
@@ -530,15 +600,25 @@ impl Tx for SqlTx {
 
     async fn enqueue_mail(&mut self, mail: &OutboxMail, now: OffsetDateTime) -> StoreResult<i64> {
         let now = to_unix_millis(now);
+        let kind = mail.message.kind();
+        // The secret, if any, is sealed; the payload is the message without it.
+        let ring = self.sealer.ring();
+        let sealed = mail
+            .message
+            .secret()
+            .map(|secret| ring.seal(&MailMessage::sealing_context(kind, mail.to.as_str()), secret.as_bytes()));
+        let sealed_key = sealed.as_ref().map(|_| ring.primary_id().to_owned());
         sqlx::query_scalar(concat!(
-            "INSERT INTO outbox (account_id, kind, recipient, recipient_name, payload, created_at, next_attempt_at)",
-            " VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id"
+            "INSERT INTO outbox (account_id, kind, recipient, recipient_name, payload, sealed, sealed_key,",
+            " created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING id"
         ))
         .bind(mail.account_id.map(|a| a.0))
-        .bind(mail.message.kind())
+        .bind(kind)
         .bind(mail.to.as_str())
         .bind(&mail.to_name)
-        .bind(json(&mail.message)?)
+        .bind(json(&mail.message.redacted())?)
+        .bind(sealed)
+        .bind(sealed_key)
         .bind(now)
         .fetch_one(&mut *self.conn)
         .await
@@ -552,13 +632,30 @@ impl Tx for SqlTx {
     }
 
     async fn mark_mail_sent(&mut self, id: i64, now: OffsetDateTime, redacted: &MailMessage) -> StoreResult<()> {
-        sqlx::query("UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, payload = $2 WHERE id = $3")
+        sqlx::query(concat!(
+            "UPDATE outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, payload = $2,",
+            " sealed = NULL, sealed_key = NULL WHERE id = $3"
+        ))
             .bind(to_unix_millis(now))
             .bind(json(redacted)?)
             .bind(id)
             .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn drop_mail(&mut self, id: i64, now: OffsetDateTime, reason: &str) -> StoreResult<()> {
+        sqlx::query(concat!(
+            "UPDATE outbox SET dropped_at = $1, claimed_until = NULL, last_error = $2, sealed = NULL, sealed_key = NULL",
+            " WHERE id = $3"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(reason)
+        .bind(id)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(map_err)?;
         Ok(())
     }
 

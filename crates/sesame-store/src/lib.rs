@@ -9,6 +9,7 @@ pub mod postgres;
 mod rows;
 pub mod sqlite;
 
+use sesame_core::keys::Sealer;
 use sesame_core::store::{Store, StoreError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,11 +33,12 @@ impl Default for StoreOptions {
 }
 
 /// Opens the database named by `url` (`sqlite://path` or `postgres://…`), without migrating.
-pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+/// `sealer` seals and opens the secrets that must be read back (queued e-mails' secrets).
+pub async fn connect(url: &str, options: &StoreOptions, sealer: Sealer) -> Result<Arc<dyn Store>, StoreError> {
     if let Some(path) = sqlite::path_of(url) {
-        Ok(Arc::new(sqlite::SqliteStore::open(&path, options).await?))
+        Ok(Arc::new(sqlite::SqliteStore::open(&path, options, sealer).await?))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::open(url, options).await?))
+        Ok(Arc::new(postgres::PostgresStore::open(url, options, sealer).await?))
     } else {
         Err(StoreError::Unsupported(format!(
             "unsupported database URL '{}': use sqlite://PATH or postgres://…",
@@ -46,8 +48,12 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>
 }
 
 /// Opens the database and applies pending migrations.
-pub async fn connect_and_migrate(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
-    let store = connect(url, options).await?;
+pub async fn connect_and_migrate(
+    url: &str,
+    options: &StoreOptions,
+    sealer: Sealer,
+) -> Result<Arc<dyn Store>, StoreError> {
+    let store = connect(url, options, sealer).await?;
     store.migrate().await?;
     Ok(store)
 }

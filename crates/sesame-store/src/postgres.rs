@@ -12,9 +12,9 @@ const ACCOUNT_FOR_UPDATE: &str = concat!(crate::account_select!(), " WHERE id = 
 /// `SKIP LOCKED`: nodes claiming at the same moment take disjoint rows, never the same one.
 const CLAIM_MAIL: &str = concat!(
     "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (",
-    " SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2",
+    " SELECT id FROM outbox WHERE sent_at IS NULL AND dropped_at IS NULL AND next_attempt_at <= $2",
     " AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)",
-    " RETURNING id, account_id, recipient, recipient_name, payload, attempts, created_at"
+    " RETURNING id, account_id, kind, recipient, recipient_name, payload, sealed, attempts, created_at"
 );
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -48,7 +48,7 @@ include!("backend.rs");
 pub use SqlStore as PostgresStore;
 
 impl SqlStore {
-    pub async fn open(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+    pub async fn open(url: &str, options: &StoreOptions, sealer: Sealer) -> StoreResult<Self> {
         let redacted = crate::redact_url(url);
         let connect = PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Unavailable(format!("invalid PostgreSQL URL {redacted}: {e}")))?;
@@ -58,11 +58,17 @@ impl SqlStore {
             .connect_with(connect)
             .await
             .map_err(|e| StoreError::Unavailable(format!("cannot connect to {redacted}: {e}")))?;
-        Ok(Self { writer: Connections(pool.clone()), readers: Connections(pool) })
+        Ok(Self { writer: Connections(pool.clone()), readers: Connections(pool), sealer })
     }
 
     async fn migrate_impl(&self) -> StoreResult<()> {
         MIGRATOR.run(&self.writer.0).await.map_err(|e| StoreError::Database(format!("migration failed: {e}")))
+    }
+
+    /// PostgreSQL reuses dead tuples' space by itself (VACUUM); nothing to do here.
+    #[expect(clippy::unused_async, reason = "same signature as the SQLite backend")]
+    async fn compact_impl(&self) -> StoreResult<()> {
+        Ok(())
     }
 
     #[expect(clippy::unused_async, reason = "same signature as the SQLite backend")]

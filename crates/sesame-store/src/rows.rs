@@ -2,7 +2,8 @@
 
 use sesame_core::audit::AuditRecord;
 use sesame_core::clock::from_unix_millis;
-use sesame_core::mail::QueuedMail;
+use sesame_core::keys::{KeyRing, OpenError};
+use sesame_core::mail::{MailMessage, QueuedMail};
 use sesame_core::model::{Account, AccountId, AccountStatus, PasswordCredential};
 use sesame_core::session::{ApiToken, AuthMethod, Session, SessionId, ThrottleState, TokenKind};
 use sesame_core::store::StoreError;
@@ -120,33 +121,43 @@ impl From<AuditRow> for AuditRecord {
 pub(crate) struct OutboxRow {
     id: i64,
     account_id: Option<i64>,
+    kind: String,
     recipient: String,
     recipient_name: String,
     payload: String,
+    sealed: Option<Vec<u8>>,
     attempts: i64,
     created_at: i64,
-}
-
-impl TryFrom<OutboxRow> for QueuedMail {
-    type Error = StoreError;
-
-    fn try_from(r: OutboxRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: r.id,
-            account_id: r.account_id.map(AccountId),
-            to: r.recipient,
-            to_name: r.recipient_name,
-            message: serde_json::from_str(&r.payload)
-                .map_err(|e| StoreError::Corrupt(format!("outbox message {}: {e}", r.id)))?,
-            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
-            created_at: from_unix_millis(r.created_at),
-        })
-    }
 }
 
 impl OutboxRow {
     pub(crate) fn id(&self) -> i64 {
         self.id
+    }
+
+    /// The claimed e-mail, its secret opened with `ring` (or the reason it cannot be).
+    pub(crate) fn open(self, ring: &KeyRing) -> Result<QueuedMail, StoreError> {
+        let redacted: MailMessage = serde_json::from_str(&self.payload)
+            .map_err(|e| StoreError::Corrupt(format!("outbox message {}: {e}", self.id)))?;
+        let message = match &self.sealed {
+            // Sealed: the secret opens only with a key of the ring, in a row like this one.
+            Some(sealed) => ring
+                .open(&MailMessage::sealing_context(&self.kind, &self.recipient), sealed)
+                .and_then(|secret| String::from_utf8(secret).map_err(|_| OpenError::Corrupt))
+                .map(|secret| redacted.with_secret(secret)),
+            // No secret, or one an older version left in clear (sealed at the next migration).
+            None => Ok(redacted),
+        };
+        Ok(QueuedMail {
+            id: self.id,
+            account_id: self.account_id.map(AccountId),
+            kind: self.kind,
+            to: self.recipient,
+            to_name: self.recipient_name,
+            message,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            created_at: from_unix_millis(self.created_at),
+        })
     }
 }
 

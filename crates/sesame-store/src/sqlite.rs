@@ -22,9 +22,9 @@ const ACCOUNT_FOR_UPDATE: &str = concat!(crate::account_select!(), " WHERE id = 
 /// One writer at a time: a single UPDATE claims atomically.
 const CLAIM_MAIL: &str = concat!(
     "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (",
-    " SELECT id FROM outbox WHERE sent_at IS NULL AND next_attempt_at <= $2",
+    " SELECT id FROM outbox WHERE sent_at IS NULL AND dropped_at IS NULL AND next_attempt_at <= $2",
     " AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3)",
-    " RETURNING id, account_id, recipient, recipient_name, payload, attempts, created_at"
+    " RETURNING id, account_id, kind, recipient, recipient_name, payload, sealed, attempts, created_at"
 );
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -228,7 +228,7 @@ pub fn path_of(url: &str) -> Option<PathBuf> {
 
 impl SqlStore {
     /// Opens (creating if needed, with mode 0600 in a 0700 folder) the database file.
-    pub async fn open(path: &Path, options: &StoreOptions) -> StoreResult<Self> {
+    pub async fn open(path: &Path, options: &StoreOptions, sealer: Sealer) -> StoreResult<Self> {
         let unavailable =
             |what: &str, e: &dyn std::fmt::Display| StoreError::Unavailable(format!("{what} {}: {e}", path.display()));
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
@@ -252,7 +252,9 @@ impl SqlStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(options.busy_timeout);
+            .busy_timeout(options.busy_timeout)
+            // What is deleted or overwritten is zeroed in the file, not left in free pages.
+            .pragma("secure_delete", "ON");
         // The writer first: it creates the WAL files the readers then share.
         let mut writer = connect.connect().await.map_err(|e| unavailable("cannot open the database", &e))?;
         // A file that is not an SQLite database only fails at the first statement: fail now.
@@ -267,7 +269,7 @@ impl SqlStore {
             options: connect.pragma("query_only", "ON"),
             wait: options.connect_timeout,
         }));
-        Ok(Self { readers, writer })
+        Ok(Self { readers, writer, sealer })
     }
 
     async fn migrate_impl(&self) -> StoreResult<()> {
@@ -276,6 +278,14 @@ impl SqlStore {
             .run_direct(None, &mut *conn, false)
             .await
             .map_err(|e| StoreError::Database(format!("migration failed: {e}")))
+    }
+
+    /// Folds the WAL into the database and truncates it, so that erased pages do not linger in
+    /// the `-wal` file. Outside any transaction, on the writer's connection.
+    async fn compact_impl(&self) -> StoreResult<()> {
+        let mut conn = self.writer.acquire().await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut *conn).await.map_err(map_err)?;
+        Ok(())
     }
 
     /// `VACUUM INTO` a new, empty, 0600 file: a consistent copy taken while the server runs.

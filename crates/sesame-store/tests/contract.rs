@@ -3,6 +3,7 @@
 #![expect(clippy::unwrap_used, clippy::expect_used, reason = "tests")]
 
 use sesame_core::audit::{AuditAction, AuditEvent, AuditFilter, Outcome, RequestContext};
+use sesame_core::keys::Sealer;
 use sesame_core::mail::{IssueReason, MailMessage, OutboxMail, REDACTED};
 use sesame_core::model::{AccountFilter, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
 use sesame_core::session::{AuthMethod, NewApiToken, NewSession, SessionId, TokenKind};
@@ -25,12 +26,20 @@ struct Db {
 async fn sqlite() -> Db {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
-    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), url, _dir: Some(dir) }
+    Db {
+        store: connect_and_migrate(&url, &StoreOptions::default(), Sealer::ephemeral()).await.unwrap(),
+        url,
+        _dir: Some(dir),
+    }
 }
 
 async fn postgres() -> Db {
     let url = sesame_testkit::postgres_database_url().await;
-    Db { store: connect_and_migrate(&url, &StoreOptions::default()).await.unwrap(), url, _dir: None }
+    Db {
+        store: connect_and_migrate(&url, &StoreOptions::default(), Sealer::ephemeral()).await.unwrap(),
+        url,
+        _dir: None,
+    }
 }
 
 macro_rules! contract {
@@ -282,14 +291,16 @@ async fn delivered_mail_keeps_no_secret(db: &Db) {
     enqueue(store, &[test_mail("a@example.fr", "TopSecretTemporary42")]).await;
     let claimed = store.claim_due_mail(T0, T0 + Duration::minutes(5), 10).await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    tx.mark_mail_sent(claimed[0].id, T0, &claimed[0].message.redacted()).await.unwrap();
+    let message = claimed[0].message.clone().unwrap();
+    assert_eq!(message.secret(), Some("TopSecretTemporary42"), "opened for delivery");
+    tx.mark_mail_sent(claimed[0].id, T0, &message.redacted()).await.unwrap();
     tx.commit().await.unwrap();
     assert_eq!(store.pending_mail_count().await.unwrap(), 0);
     assert!(store.claim_due_mail(T0 + Duration::days(1), T0 + Duration::days(2), 10).await.unwrap().is_empty());
     // Read the row back through the purge-free path: nothing secret remains.
     let purged = store.purge_expired(T0, T0 + Duration::seconds(1)).await.unwrap();
     assert_eq!(purged.sent_mail, 1);
-    match claimed[0].message.redacted() {
+    match message.redacted() {
         MailMessage::TemporaryPassword { temporary_password, .. } => assert_eq!(temporary_password, REDACTED),
         other => panic!("unexpected {other:?}"),
     }
@@ -335,7 +346,7 @@ async fn sqlite_a_write_kept_waiting_past_the_busy_timeout_is_refused_and_never_
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
     let options = StoreOptions { busy_timeout: std::time::Duration::from_millis(300), ..StoreOptions::default() };
-    let store = connect_and_migrate(&url, &options).await.unwrap();
+    let store = connect_and_migrate(&url, &options, Sealer::ephemeral()).await.unwrap();
     let minute = Duration::minutes(1);
     let open = store.begin().await.unwrap();
     let refused = store.hit_rate_limit("login:192.0.2.5", T0, minute).await;
@@ -359,7 +370,9 @@ async fn sqlite_backup_is_a_consistent_private_copy() {
     db.store.backup_to(&target).await.unwrap();
     assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
     let copy =
-        sesame_store::connect(&format!("sqlite://{}", target.display()), &StoreOptions::default()).await.unwrap();
+        sesame_store::connect(&format!("sqlite://{}", target.display()), &StoreOptions::default(), Sealer::ephemeral())
+            .await
+            .unwrap();
     assert!(copy.account_by_identifier_key("jdupont").await.unwrap().is_some());
     assert!(db.store.backup_to(&target).await.is_err(), "an existing file is never overwritten");
 }
@@ -382,10 +395,12 @@ async fn postgres_backup_points_to_pg_dump() {
 #[tokio::test]
 async fn an_unreachable_database_is_reported_as_such() {
     let options = StoreOptions { connect_timeout: std::time::Duration::from_secs(1), ..StoreOptions::default() };
-    let err = sesame_store::connect("postgres://sesame:pw@127.0.0.1:1/sesame", &options).await.unwrap_err();
+    let err = sesame_store::connect("postgres://sesame:pw@127.0.0.1:1/sesame", &options, Sealer::ephemeral())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StoreError::Unavailable(_)), "{err:?}");
     assert!(!err.to_string().contains("pw@"), "the password is never shown: {err}");
-    let err = sesame_store::connect("mysql://x", &options).await.unwrap_err();
+    let err = sesame_store::connect("mysql://x", &options, Sealer::ephemeral()).await.unwrap_err();
     assert!(err.to_string().contains("unsupported database URL"));
 }
 

@@ -4,6 +4,7 @@ use sesame_core::AccountService;
 use sesame_core::auth::AuthService;
 use sesame_core::clock::{Clock, SystemClock};
 use sesame_core::hashing::PasswordHasher;
+use sesame_core::keys::Sealer;
 use sesame_core::policy::PasswordPolicy;
 use sesame_core::reset::ResetService;
 use sesame_core::store::Store;
@@ -14,9 +15,19 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::error::CliError;
 
-/// Opens the database and applies pending migrations.
+/// Opens the database and applies pending migrations, with the key ring of the key file.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, CliError> {
-    Ok(sesame_store::connect_and_migrate(&config.database_url(), &config.store_options()).await?)
+    open_store_with(config, sealer(config)?).await
+}
+
+/// Opens the database and applies pending migrations, sealing with `sealer`.
+pub async fn open_store_with(config: &Config, sealer: Sealer) -> Result<Arc<dyn Store>, CliError> {
+    Ok(sesame_store::connect_and_migrate(&config.database_url(), &config.store_options(), sealer).await?)
+}
+
+/// The key ring of `secrets.key_file` (the default file is created at first start).
+pub fn sealer(config: &Config) -> Result<Sealer, CliError> {
+    Ok(Sealer::new(crate::keyfile::load(config)?))
 }
 
 pub fn clock() -> Arc<dyn Clock> {

@@ -39,6 +39,9 @@ pub enum Command {
     /// Test and drive e-mail delivery.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Manage the key file that seals secrets at rest (secrets.key_file).
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Write a consistent copy of the SQLite database to FILE while the server runs.
     Backup {
         /// The copy to create (must not exist yet); readable only by its owner.
@@ -66,6 +69,23 @@ pub struct LoginArgs {
     /// Write the tokens (JSON) to this file, readable only by you (mode 0600).
     #[arg(long, value_name = "FILE")]
     pub save_token: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Show the key file, its keys (the first one seals) and how many queued secrets each seals.
+    Status,
+    /// Put a new sealing key first (creating the key file if it does not exist yet), keep the
+    /// older keys so that what they sealed still opens, and re-seal every queued secret under
+    /// the new key. Then copy the file to every other node.
+    Rotate,
+    /// Keep only the sealing key, once every node has the rotated file: queued secrets still
+    /// under an older key are re-sealed first.
+    Prune {
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

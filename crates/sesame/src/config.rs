@@ -60,6 +60,7 @@ pub struct Config {
     pub mail: MailSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
+    pub secrets: SecretsSettings,
 }
 
 impl Default for Config {
@@ -86,6 +87,7 @@ impl Default for Config {
             mail: MailSettings::default(),
             log: LogSettings::default(),
             audit: AuditSettings::default(),
+            secrets: SecretsSettings::default(),
         }
     }
 }
@@ -141,6 +143,15 @@ impl Default for AuditSettings {
     }
 }
 
+/// `[secrets]`: the key ring sealing what must be read back and never rest in clear.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsSettings {
+    /// The key file (mode 0600), shared by every node. Default: `<data_dir>/secrets.key`,
+    /// created at first start; a file named here must exist (`sesame secrets rotate` creates it).
+    pub key_file: Option<PathBuf>,
+}
+
 /// One thing wrong (or worth a look) in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -173,6 +184,15 @@ pub struct Checked {
 impl Config {
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sesame.db").display()))
+    }
+
+    /// The key file, and whether it was named in the configuration (else it is the default one,
+    /// which is created when missing).
+    pub fn key_file(&self) -> (PathBuf, bool) {
+        match &self.secrets.key_file {
+            Some(path) => (path.clone(), true),
+            None => (self.data_dir.join("secrets.key"), false),
+        }
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
@@ -385,6 +405,9 @@ fn validate(config: &Config) -> Vec<Problem> {
             Err(e) => out.push(problem("tls", e)),
         }
     }
+    if let Err(reason) = crate::keyfile::check(config) {
+        out.push(problem("secrets.key_file", reason));
+    }
     if config.policy.preset == Preset::Cnil2022Cas2 && !config.throttle.enabled {
         out.push(problem(
             "policy.preset",
@@ -436,6 +459,13 @@ fn warnings(config: &Config) -> Vec<Problem> {
     }
     if !config.throttle.enabled {
         out.push(problem("throttle.enabled", "login throttling is off: only for benchmarks"));
+    }
+    let postgres = config.database_url().starts_with("postgres");
+    if postgres && config.secrets.key_file.is_none() {
+        out.push(problem(
+            "secrets.key_file",
+            "is the default file in data_dir, created by each node: with several nodes on PostgreSQL, name the one key file every node shares",
+        ));
     }
     if config.branding.support_email.is_none() && config.branding.support_phone.is_none() {
         out.push(problem("branding.support_email", "no support contact is set: e-mails cannot say whom to call"));

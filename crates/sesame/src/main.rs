@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod error;
+mod keyfile;
 
 use clap::Parser as _;
 use std::process::ExitCode;

@@ -11,7 +11,7 @@ const JEANNE: &[&str] =
     &["account", "create", "--email", "jeanne.dupont@example.fr", "--first-name", "Jeanne", "--last-name", "Dupont"];
 
 async fn stored_hash(url: &str, identifier: &str) -> String {
-    let store = connect(url, &StoreOptions::default()).await.unwrap();
+    let store = connect(url, &StoreOptions::default(), sesame_core::keys::Sealer::ephemeral()).await.unwrap();
     let account = store.account_by_identifier_key(identifier).await.unwrap().expect("account");
     store.password_credential(account.id).await.unwrap().expect("credential").phc
 }

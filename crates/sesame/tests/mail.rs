@@ -56,7 +56,11 @@ fn accounts_created_while_smtp_is_down_are_delivered_once_it_is_back() {
     );
     // Right after the failed attempt nothing is due: the backoff delay runs.
     let flush = sesame.run(&["mail", "flush"]).ok();
-    assert!(flush.stdout.contains("Delivered 0, deferred 0; 2 message(s) still queued."), "{}", flush.stdout);
+    assert!(
+        flush.stdout.contains("Delivered 0, deferred 0, dropped 0; 2 message(s) still queued."),
+        "{}",
+        flush.stdout
+    );
     // Once due, the relay is still down: the flush fails and keeps them.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let flush = sesame.run(&["mail", "flush"]);
@@ -66,7 +70,11 @@ fn accounts_created_while_smtp_is_down_are_delivered_once_it_is_back() {
     let server = SmtpServer::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap(), None);
     std::thread::sleep(std::time::Duration::from_millis(2100)); // past the second (2 s) backoff
     let flush = sesame.run(&["mail", "flush"]).ok();
-    assert!(flush.stdout.contains("Delivered 2, deferred 0; 0 message(s) still queued."), "{}", flush.stdout);
+    assert!(
+        flush.stdout.contains("Delivered 2, deferred 0, dropped 0; 0 message(s) still queued."),
+        "{}",
+        flush.stdout
+    );
     sesame.run(&["mail", "flush"]).ok();
     let got = server.wait_for(2);
     assert_eq!(got.len(), 2, "both delivered, neither twice");

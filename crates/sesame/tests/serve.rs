@@ -37,7 +37,9 @@ async fn serve_delivers_mail_queued_by_another_process() {
     let _server = start(&sesame);
     // Queue with the file transport pointed elsewhere failing: write into the outbox table only.
     let url = sesame.sqlite_url();
-    let store = sesame_store::connect(&url, &sesame_store::StoreOptions::default()).await.unwrap();
+    // A message without a secret: any key ring will do.
+    let sealer = sesame_core::keys::Sealer::ephemeral();
+    let store = sesame_store::connect(&url, &sesame_store::StoreOptions::default(), sealer).await.unwrap();
     let mut tx = store.begin().await.unwrap();
     tx.enqueue_mail(
         &sesame_core::mail::OutboxMail {
@@ -62,6 +64,8 @@ async fn serve_delivers_mail_queued_by_another_process() {
 fn serve_refuses_a_busy_port_with_a_clear_message() {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
-    let run = Sesame::new().env("SESAME_LISTEN", format!("127.0.0.1:{port}")).run(&["serve"]).bad_input();
+    let sesame = Sesame::new().env("SESAME_LISTEN", format!("127.0.0.1:{port}"));
+    let run = sesame.run(&["serve"]).bad_input();
     assert!(run.stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")), "{}", run.stderr);
+    assert!(!sesame.path("data").exists(), "nothing was created");
 }

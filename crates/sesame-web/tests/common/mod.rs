@@ -13,6 +13,7 @@ use sesame_core::auth::{AuthService, SessionSettings};
 use sesame_core::branding::Branding;
 use sesame_core::clock::ManualClock;
 use sesame_core::hashing::{HashingSettings, PasswordHasher};
+use sesame_core::keys::Sealer;
 use sesame_core::mail::MailMessage;
 use sesame_core::policy::{PasswordPolicy, PolicySettings};
 use sesame_core::store::Store;
@@ -79,7 +80,10 @@ impl TestApp {
     pub async fn start_with(options: Options) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
-        let store = sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default()).await.unwrap();
+        let store =
+            sesame_store::connect_and_migrate(&url, &sesame_store::StoreOptions::default(), Sealer::ephemeral())
+                .await
+                .unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 09:00 UTC)));
         let hasher = PasswordHasher::start(&options.hashing).unwrap();
         let auth = AuthService::new(
@@ -206,7 +210,7 @@ impl TestApp {
         let now = self.clock.now_for_tests();
         let mut out: Vec<_> = self.store.claim_due_mail(now, now + time::Duration::days(36_500), 100).await.unwrap();
         out.sort_by_key(|m| m.id);
-        out.into_iter().map(|m| (m.to, m.message)).collect()
+        out.into_iter().map(|m| (m.to, m.message.expect("the secret opens"))).collect()
     }
 }
 

@@ -37,7 +37,16 @@ pub async fn run(config: &Config, command: MailCommand) -> Result<(), CliError> 
             let worker = app::worker(config, &store, &app::clock())?;
             let report = worker.flush().await?;
             let pending = store.pending_mail_count().await?;
-            println!("Delivered {}, deferred {}; {pending} message(s) still queued.", report.sent, report.deferred);
+            println!(
+                "Delivered {}, deferred {}, dropped {}; {pending} message(s) still queued.",
+                report.sent, report.deferred, report.dropped
+            );
+            if report.dropped > 0 {
+                return Err(CliError::Runtime(format!(
+                    "{} message(s) were dropped: their secret cannot be opened with the key file (see the log and `sesame audit`)",
+                    report.dropped
+                )));
+            }
             if report.deferred > 0 {
                 return Err(CliError::Runtime(format!(
                     "{} message(s) could not be delivered and stay queued; they will be retried",

@@ -6,6 +6,7 @@ mod backup;
 mod config;
 mod login;
 mod mail;
+mod secrets;
 mod serve;
 
 use std::io::IsTerminal as _;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(_) => Ok(()),
         Command::Account(command) => account::run(&config, command).await,
         Command::Mail(command) => mail::run(&config, command).await,
+        Command::Secrets(command) => secrets::run(&config, command).await,
         Command::Backup { file } => backup::run(&config, &file).await,
         Command::Audit(args) => audit::run(&config, args).await,
         Command::Login(args) => login::run(&config, args).await,
@@ -85,7 +87,7 @@ pub fn confirm(action: &str, expected: &str, yes: bool) -> Result<(), CliError> 
     if !std::io::stdin().is_terminal() {
         return Err(CliError::bad(format!("refusing to {action} without confirmation: add --yes")));
     }
-    eprint!("This will {action}. Type the identifier '{expected}' to confirm: ");
+    eprint!("This will {action}. Type '{expected}' to confirm: ");
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer).map_err(|e| CliError::Runtime(e.to_string()))?;
     if answer.trim() == expected { Ok(()) } else { Err(CliError::bad("not confirmed; nothing was changed")) }

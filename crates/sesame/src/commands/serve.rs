@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
+use sesame_core::keys::Sealer;
 use sesame_web::certs::{Trust, Verifier};
 
 use crate::app;
@@ -17,12 +18,15 @@ const PURGE_EVERY: Duration = Duration::from_secs(3600);
 const WATCH_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn run(config: &Config) -> Result<(), CliError> {
-    let store = app::open_store(config).await?;
-    let clock = app::clock();
-    let worker = app::worker(config, &store, &clock)?;
+    // The port first: a busy one is refused before anything is created or changed.
     let listener = std::net::TcpListener::bind(&config.listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .map_err(|e| CliError::bad(format!("cannot listen on {}: {e}", config.listen)))?;
+    let sealer = app::sealer(config)?;
+    let store = app::open_store_with(config, sealer.clone()).await?;
+    warn_of_unknown_keys(&store, &sealer).await;
+    let clock = app::clock();
+    let worker = app::worker(config, &store, &clock)?;
     let trust = || Trust::load(&config.tls).map_err(CliError::bad);
     let verifier = if config.client_certificate.enabled {
         Some(Arc::new(Verifier::new(&config.client_certificate, trust()?).map_err(CliError::bad)?))
@@ -61,12 +65,8 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
         let server_config = sesame_web::tls::server_config(&config.tls, &trust()?).map_err(CliError::bad)?;
         let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config));
         let handle = axum_server::Handle::new();
-        tokio::spawn(reload_loop(
-            config.clone(),
-            verifier.clone(),
-            Some(rustls.clone()),
-            until_stopped(stopped.clone()),
-        ));
+        let reloaded = Reloaded { verifier: verifier.clone(), rustls: Some(rustls.clone()), sealer };
+        tokio::spawn(reload_loop(config.clone(), reloaded, until_stopped(stopped.clone())));
         let graceful = handle.clone();
         tokio::spawn(async move {
             shutdown.await;
@@ -79,9 +79,8 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
     } else {
-        if verifier.is_some() {
-            tokio::spawn(reload_loop(config.clone(), verifier.clone(), None, until_stopped(stopped.clone())));
-        }
+        let reloaded = Reloaded { verifier: verifier.clone(), rustls: None, sealer };
+        tokio::spawn(reload_loop(config.clone(), reloaded, until_stopped(stopped.clone())));
         let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| CliError::Runtime(e.to_string()))?;
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
@@ -93,21 +92,23 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Reloads the server certificate, the client CAs and the CRLs on SIGHUP, or when one of their
-/// files changes. A file that fails to load leaves the previous configuration in place.
-async fn reload_loop(
-    config: Config,
+/// What a running server reloads from files.
+struct Reloaded {
     verifier: Option<Arc<Verifier>>,
     rustls: Option<axum_server::tls_rustls::RustlsConfig>,
-    stop: impl std::future::Future<Output = ()>,
-) {
+    sealer: Sealer,
+}
+
+/// Reloads the key file of the secrets at rest, the server certificate, the client CAs and the
+/// CRLs on SIGHUP, or when one of their files changes. A file that fails to load leaves the
+/// previous configuration in place.
+async fn reload_loop(config: Config, reloaded: Reloaded, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
-    let files: Vec<PathBuf> = [&config.tls.cert_file, &config.tls.key_file, &config.tls.client_ca_file]
+    let tls_files = [&config.tls.cert_file, &config.tls.key_file, &config.tls.client_ca_file]
         .into_iter()
         .flatten()
-        .chain(config.tls.crl_files.iter())
-        .cloned()
-        .collect();
+        .chain(config.tls.crl_files.iter());
+    let files: Vec<PathBuf> = std::iter::once(config.key_file().0).chain(tls_files.cloned()).collect();
     let stamps = |files: &[PathBuf]| -> Vec<Option<SystemTime>> {
         files.iter().map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok()).collect()
     };
@@ -124,21 +125,50 @@ async fn reload_loop(
             continue;
         }
         seen = now;
+        match crate::keyfile::read(&config.key_file().0) {
+            Ok(ring) => {
+                tracing::info!(reason, keys = ?ring.ids(), "key file reloaded");
+                reloaded.sealer.reload(ring);
+            }
+            Err(e) => tracing::error!(error = %e, reason, "key file not reloaded; keeping the previous keys"),
+        }
+        if reloaded.verifier.is_none() && reloaded.rustls.is_none() {
+            continue;
+        }
         match Trust::load(&config.tls) {
             Ok(trust) => {
-                if let Some(rustls) = &rustls {
+                if let Some(rustls) = &reloaded.rustls {
                     match sesame_web::tls::server_config(&config.tls, &trust) {
                         Ok(server) => rustls.reload_from_config(Arc::new(server)),
                         Err(e) => tracing::error!(error = %e, "TLS configuration not reloaded"),
                     }
                 }
-                if let Some(v) = &verifier {
+                if let Some(v) = &reloaded.verifier {
                     v.reload(trust);
                 }
                 tracing::info!(reason, "certificates and revocation lists reloaded");
             }
             Err(e) => tracing::error!(error = %e, reason, "certificates not reloaded; keeping the previous ones"),
         }
+    }
+}
+
+/// Says at start when queued e-mails are sealed with keys this node's key file lacks: they can
+/// only be sent by a node that has them, and are dropped after a grace period otherwise.
+async fn warn_of_unknown_keys(store: &Arc<dyn sesame_core::store::Store>, sealer: &Sealer) {
+    let ring = sealer.ring();
+    match store.sealed_keys().await {
+        Ok(keys) => {
+            for (key, queued) in keys.iter().filter(|(k, _)| !ring.ids().contains(&k.as_str())) {
+                tracing::error!(
+                    key = %key,
+                    queued,
+                    "queued e-mails are sealed with a key that is not in this node's key file: give every node the same \
+                     secrets.key_file; if that key is lost, these e-mails will be dropped (issue new temporary passwords)"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not check the keys of queued e-mails"),
     }
 }
 
