@@ -183,3 +183,68 @@ async fn the_file_transport_writes_private_complete_eml_files() {
     }
     assert!(files[0].file_name().unwrap().to_string_lossy().ends_with("-000001-identifier_issued.eml"));
 }
+
+fn temporary_password_mail() -> OutboxMail {
+    OutboxMail {
+        account_id: None,
+        to: Email::parse("jeanne@example.fr").unwrap(),
+        to_name: "Jeanne Dupont".into(),
+        message: MailMessage::TemporaryPassword {
+            first_name: "Jeanne".into(),
+            last_name: "Dupont".into(),
+            temporary_password: "Xk7pQ2mN9rT4vW8yZ3bC".into(),
+            valid_until: datetime!(2026-12-01 10:00 UTC),
+            valid_days: 7,
+            reason: IssueReason::AccountCreated,
+        },
+    }
+}
+
+#[tokio::test]
+async fn a_message_sealed_with_a_key_this_node_lacks_waits_then_is_dropped_never_sent_garbled() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
+    // Node A seals; node B has another key file (a mistake, or the key was lost).
+    let a = connect_and_migrate(&url, &StoreOptions::default(), Sealer::ephemeral()).await.unwrap();
+    let b = connect_and_migrate(&url, &StoreOptions::default(), Sealer::ephemeral()).await.unwrap();
+    let mut tx = a.begin().await.unwrap();
+    tx.enqueue_mail(&temporary_password_mail(), datetime!(2026-11-24 10:00 UTC)).await.unwrap();
+    tx.commit().await.unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 10:00 UTC)));
+    let server = SmtpServer::start();
+    let transport: Arc<dyn Transport> = Arc::new(SmtpTransport::new(&smtp_settings(server.addr.port())).unwrap());
+    let node_b = worker(&b, &clock, Arc::clone(&transport));
+
+    // Within the grace period it may be another node's fresh key: retried, not dropped.
+    let report = node_b.flush().await.unwrap();
+    assert_eq!((report.sent, report.deferred, report.dropped), (0, 1, 0));
+    clock.advance(sesame_mail::worker::UNREADABLE_GRACE + Duration::minutes(1));
+    let report = node_b.flush().await.unwrap();
+    assert_eq!((report.sent, report.deferred, report.dropped), (0, 0, 1), "dropped after the grace period");
+    assert_eq!(b.pending_mail_count().await.unwrap(), 0);
+    clock.advance(Duration::days(1));
+    assert_eq!(worker(&a, &clock, transport).flush().await.unwrap().sent, 0, "a dropped message stays dropped");
+    assert!(server.received().is_empty(), "nothing was sent garbled");
+    let events = b.audit_events(&Default::default()).await.unwrap();
+    let dropped = events.iter().find(|e| e.action == "mail_dropped").expect("audited");
+    assert_eq!(dropped.details["kind"], "temporary_password");
+    assert!(dropped.details["reason"].as_str().unwrap().contains("not in the key ring"));
+}
+
+#[tokio::test]
+async fn nodes_sharing_the_key_file_open_each_others_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("sesame.db").display());
+    let shared = Sealer::ephemeral();
+    let a = connect_and_migrate(&url, &StoreOptions::default(), shared.clone()).await.unwrap();
+    let b = connect_and_migrate(&url, &StoreOptions::default(), shared).await.unwrap();
+    let mut tx = a.begin().await.unwrap();
+    tx.enqueue_mail(&temporary_password_mail(), datetime!(2026-11-24 10:00 UTC)).await.unwrap();
+    tx.commit().await.unwrap();
+    let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 10:00 UTC)));
+    let server = SmtpServer::start();
+    let transport: Arc<dyn Transport> = Arc::new(SmtpTransport::new(&smtp_settings(server.addr.port())).unwrap());
+    assert_eq!(worker(&b, &clock, transport).flush().await.unwrap().sent, 1);
+    let got = server.wait_for(1);
+    assert!(got[0].text().contains("Xk7pQ2mN9rT4vW8yZ3bC"), "opened intact by the other node");
+}

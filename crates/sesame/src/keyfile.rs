@@ -37,6 +37,12 @@ pub fn check(config: &Config) -> Result<(), String> {
     read(&path).map(|_| ())
 }
 
+/// Whether a configuration problem is only that the named key file does not exist yet (which
+/// `sesame secrets rotate` is there to fix).
+pub fn is_missing_key_file(problem: &crate::config::Problem, config: &Config) -> bool {
+    problem.key == "secrets.key_file" && problem.reason == missing(&config.key_file().0)
+}
+
 fn missing(path: &Path) -> String {
     format!(
         "{} does not exist: create it with `sesame secrets rotate` on one node, then copy it (mode 0600) to every other node",

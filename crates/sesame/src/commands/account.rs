@@ -213,7 +213,7 @@ async fn deliver_now(config: &Config, store: &Arc<dyn Store>, what: &str) -> Res
     let outcome = tokio::time::timeout(budget, worker.flush()).await;
     let destination = app::transport(config).map(|t| t.describe()).unwrap_or_default();
     match outcome {
-        Ok(Ok(report)) if report.deferred == 0 => println!("Sent {what}: {destination}."),
+        Ok(Ok(report)) if report.deferred == 0 && report.dropped == 0 => println!("Sent {what}: {destination}."),
         _ => println!(
             "Queued {what}; delivery failed for now ({destination}) and will be retried by `sesame serve` or `sesame mail flush`."
         ),

@@ -22,7 +22,9 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Command::Config(command) = &cli.command {
         return config::run(command, file);
     }
-    let config = load(file)?;
+    // `secrets rotate` creates the named key file that the configuration otherwise requires.
+    let creates_key_file = matches!(cli.command, Command::Secrets(crate::cli::SecretsCommand::Rotate));
+    let config = load(file, creates_key_file)?;
     init_tracing(&config, matches!(cli.command, Command::Serve));
     match cli.command {
         Command::Serve => serve::run(&config).await,
@@ -42,8 +44,12 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// The configuration, or every problem in it as one error (exit code 2).
-pub fn load(file: Option<&std::path::Path>) -> Result<Config, CliError> {
-    let checked = crate::config::check(file);
+pub fn load(file: Option<&std::path::Path>, creates_key_file: bool) -> Result<Config, CliError> {
+    let mut checked = crate::config::check(file);
+    if creates_key_file {
+        let config = checked.config.clone();
+        checked.errors.retain(|p| !crate::keyfile::is_missing_key_file(p, &config));
+    }
     if checked.errors.is_empty() {
         return Ok(checked.config);
     }
