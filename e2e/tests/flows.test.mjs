@@ -64,7 +64,7 @@ test("account created by the CLI, first connection, Mon compte, change, logout, 
       await page.fill("#nouveau_mot_de_passe", PERSONAL);
       await page.fill("#confirmation", PERSONAL);
       await page.click("form.carte button[type=submit]");
-      await page.waitForURL("**/services?confirmation=mot-de-passe");
+      await page.waitForURL("**/services?confirmation=premiere-connexion");
       assert.match(await page.textContent("main"), /Votre changement de mot de passe est effectué/);
       await checkA11y(page, "Mes services e-santé");
       await screenshots(page, "05-mes-services");

@@ -40,7 +40,7 @@ test("sign-in and password reset with the keyboard alone", async () => {
     await tabTo(page, "#confirmation");
     await page.keyboard.type("la mer du nord est froide");
     await page.keyboard.press("Enter");
-    await page.waitForURL("**/services?confirmation=mot-de-passe");
+    await page.waitForURL("**/services?confirmation=premiere-connexion");
 
     const other = await newPage(browser);
     await other.goto(sesame.base + "/");

@@ -53,12 +53,15 @@ pub struct Catalogue {
     env: Environment<'static>,
     branding: Branding,
     public_url: String,
+    /// The desktop applications the temporary password also opens (`[[downloads]]` names).
+    applications: Vec<String>,
 }
 
 #[derive(Serialize)]
 struct Context<'a> {
     branding: &'a Branding,
     public_url: &'a str,
+    applications: &'a [String],
     #[serde(flatten)]
     message: serde_json::Value,
 }
@@ -71,7 +74,15 @@ impl Catalogue {
             #[expect(clippy::expect_used, reason = "templates are compiled in and tested")]
             env.add_template(name, source).expect("built-in template parses");
         }
-        Self { env, branding, public_url: public_url.trim_end_matches('/').to_owned() }
+        Self { env, branding, public_url: public_url.trim_end_matches('/').to_owned(), applications: Vec::new() }
+    }
+
+    /// Names the desktop applications the portal offers to install: the temporary-password
+    /// e-mail then says that the password also opens them, and links to the download page.
+    #[must_use]
+    pub fn with_applications(mut self, names: Vec<String>) -> Self {
+        self.applications = names;
+        self
     }
 
     pub fn render(&self, message: &MailMessage) -> Result<RenderedMail, RenderError> {
@@ -87,7 +98,12 @@ impl Catalogue {
         if let (Some((field, t)), Some(map)) = (when, fields.as_object_mut()) {
             map.insert(field.into(), format_paris(*t).into());
         }
-        let ctx = Context { branding: &self.branding, public_url: &self.public_url, message: fields };
+        let ctx = Context {
+            branding: &self.branding,
+            public_url: &self.public_url,
+            applications: &self.applications,
+            message: fields,
+        };
         let render = |part: &str| {
             self.env.get_template(&format!("{kind}/{part}")).and_then(|t| t.render(minijinja::value::Serde(&ctx)))
         };
@@ -268,5 +284,48 @@ mod tests {
         assert!(mail.html.contains("O&#x27;Hara &amp; Fils"));
         assert!(!mail.html.contains("<b>Portail</b>"));
         assert!(mail.text.contains("<script>alert(1)</script>"), "plain text is not HTML-escaped");
+    }
+
+    fn temporary(reason: IssueReason) -> MailMessage {
+        MailMessage::TemporaryPassword {
+            first_name: "Jeanne".into(),
+            last_name: "Dupont".into(),
+            temporary_password: "Ab3dEf6hJk8mNp2qRs4t".into(),
+            valid_until: datetime!(2026-12-01 10:00 UTC),
+            valid_days: 7,
+            reason,
+        }
+    }
+
+    #[test]
+    fn with_downloads_the_temporary_password_mail_says_it_opens_the_application_and_links_to_them() {
+        let catalogue = Catalogue::new(guide_branding(), "https://www.norm-uni.fr")
+            .with_applications(vec!["Therap-e autonome".into()]);
+        let mail = catalogue.render(&temporary(IssueReason::PasswordReset)).expect("renders");
+        assert!(mail.text.contains("Il permet également de se connecter à Therap-e autonome."), "{}", mail.text);
+        assert!(mail.text.contains("les liens de téléchargement sont sur https://www.norm-uni.fr/installer"));
+        assert!(mail.text.contains("votre service informatique"));
+        assert!(mail.html.replace("&#x2f;", "/").contains("href=\"https://www.norm-uni.fr/installer\""));
+        // Without downloads, neither.
+        let plain =
+            Catalogue::new(guide_branding(), "https://www.norm-uni.fr").render(&temporary(IssueReason::PasswordReset));
+        let plain = plain.expect("renders");
+        assert!(!plain.text.contains("/installer") && !plain.text.contains("permet également"));
+        assert!(!plain.html.contains("/installer"));
+    }
+
+    #[test]
+    fn every_mail_points_to_the_help_page() {
+        let catalogue = Catalogue::new(guide_branding(), "https://www.norm-uni.fr");
+        for message in [temporary(IssueReason::AccountCreated), MailMessage::Test] {
+            let mail = catalogue.render(&message).expect("renders");
+            assert!(
+                mail.text.contains("Pour vous aider, consultez l'aide : https://www.norm-uni.fr/aide"),
+                "{}",
+                mail.text
+            );
+            let html = mail.html.replace("&#x2f;", "/");
+            assert!(html.contains("<a href=\"https://www.norm-uni.fr/aide\">l'aide</a>"), "{html}");
+        }
     }
 }

@@ -117,7 +117,16 @@ async fn two_nodes_on_postgres_send_each_message_once() {
     // Two "nodes": separate pools on the same database, flushing at the same time.
     let other_store = connect_and_migrate(&url, &StoreOptions::default(), sealer).await.unwrap();
     let (a, b) = (worker(&store, &clock, Arc::clone(&transport)), worker(&other_store, &clock, transport));
-    let (ra, rb) = tokio::join!(a.flush(), b.flush());
+    // Bounded, and telling what each side waits for if it ever stalls.
+    let flushed =
+        tokio::time::timeout(std::time::Duration::from_secs(60), async { tokio::join!(a.flush(), b.flush()) });
+    let Ok((ra, rb)) = flushed.await else {
+        let pending = store.pending_mail_count().await;
+        panic!(
+            "the two workers did not finish in 60 s: {} message(s) received, pending: {pending:?}",
+            server.received().len()
+        );
+    };
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     assert_eq!(ra.sent + rb.sent, 30);
     let received = server.wait_for(30);

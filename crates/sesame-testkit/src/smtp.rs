@@ -123,7 +123,8 @@ impl SmtpServer {
             current: ReceivedMail { from: String::new(), to: Vec::new(), raw: Vec::new() },
         };
         let mut server = Server::new(collector);
-        server.with_name("smtp.test").with_num_threads(2).with_tcp_listener(listener);
+        // One thread per connection: enough for every pooled client connection of a test.
+        server.with_name("smtp.test").with_num_threads(16).with_tcp_listener(listener);
         if credentials.is_some() {
             server.with_auth(AuthMechanism::Plain).with_auth(AuthMechanism::Login);
         }

@@ -7,7 +7,9 @@ pub mod api;
 pub mod captcha;
 pub mod certs;
 mod csp;
+pub mod downloads;
 pub mod error;
+pub mod help;
 pub mod pages;
 pub mod request;
 pub mod settings;
@@ -98,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .route("/connexion/certificat", get(pages::certificate::login))
         .route("/premiere-connexion", get(pages::first_connection::show).post(pages::first_connection::submit))
         .route("/services", get(pages::account::services))
+        .route("/installer", get(pages::install::show))
+        .route("/aide", get(pages::help::show))
         .route("/mon-compte", get(pages::account::show))
         .route("/mon-compte/mot-de-passe", post(pages::account::change_password))
         .route("/mon-compte/sessions/terminer", post(pages::account::end_session))

@@ -23,6 +23,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("message.html", include_str!("../templates/message.html")),
     ("forgot.html", include_str!("../templates/forgot.html")),
     ("reset_new.html", include_str!("../templates/reset_new.html")),
+    ("installer.html", include_str!("../templates/installer.html")),
+    ("help.html", include_str!("../templates/help.html")),
 ];
 
 pub fn environment() -> Environment<'static> {

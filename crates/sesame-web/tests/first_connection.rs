@@ -41,10 +41,10 @@ async fn the_new_password_replaces_the_temporary_one_renews_the_session_and_send
     let done = app
         .post(&browser, "/premiere-connexion", &form, &[("nouveau_mot_de_passe", PERSONAL), ("confirmation", PERSONAL)])
         .await;
-    assert_eq!(done.location(), Some("/services?confirmation=mot-de-passe"));
+    assert_eq!(done.location(), Some("/services?confirmation=premiere-connexion"));
     let renewed = done.set_cookie("sesame_session").unwrap();
     assert_ne!(renewed, first_session, "the session id changes");
-    let services = app.get(&browser, "/services?confirmation=mot-de-passe").await;
+    let services = app.get(&browser, "/services?confirmation=premiere-connexion").await;
     assert_eq!(services.status, 200);
     assert!(services.body.contains("<h1>Mes services e-santé</h1>"));
     assert!(

@@ -44,7 +44,9 @@ pub fn transport(config: &Config) -> Result<Arc<dyn Transport>, CliError> {
 }
 
 pub fn worker(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<OutboxWorker, CliError> {
-    let catalogue = Arc::new(Catalogue::new(config.branding.clone(), &config.public_url));
+    let applications = sesame_web::downloads::application_names(&config.downloads);
+    let catalogue =
+        Arc::new(Catalogue::new(config.branding.clone(), &config.public_url).with_applications(applications));
     Ok(OutboxWorker::new(Arc::clone(store), Arc::clone(clock), catalogue, transport(config)?, &config.mail))
 }
 
@@ -82,6 +84,10 @@ pub fn web_state(
         services: config.services.clone(),
         captcha: config.captcha.clone(),
         api: config.api.clone(),
+        downloads: config.downloads.clone(),
+        // Checked with the rest of the configuration before any command runs.
+        help_html: config.help_html().unwrap_or_default(),
+        temporary_password_days: config.accounts.temporary_password_days,
     };
     sesame_web::AppState::new(auth, reset, settings, config.branding.clone())
 }

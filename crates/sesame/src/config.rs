@@ -20,6 +20,7 @@ use sesame_core::throttle::ThrottleSettings;
 use sesame_core::types::Email;
 use sesame_mail::MailSettings;
 use sesame_web::certs::{ClientCertificateSettings, TlsSettings, Trust, Verifier};
+use sesame_web::downloads::Download;
 use sesame_web::{CaptchaSettings, IpNet, PortalService};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -47,6 +48,9 @@ pub struct Config {
     pub branding: Branding,
     /// The services listed on "Mes services e-santé" (`[[services]]` tables).
     pub services: Vec<PortalService>,
+    /// The desktop applications to install, one table per installer (`[[downloads]]`).
+    pub downloads: Vec<Download>,
+    pub help: HelpSettings,
     pub accounts: AccountSettings,
     pub policy: PolicySettings,
     pub session: SessionSettings,
@@ -74,6 +78,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             branding: Branding::default(),
             services: Vec::new(),
+            downloads: Vec::new(),
+            help: HelpSettings::default(),
             accounts: AccountSettings::default(),
             policy: PolicySettings::default(),
             session: SessionSettings::default(),
@@ -143,6 +149,14 @@ impl Default for AuditSettings {
     }
 }
 
+/// `[help]`
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct HelpSettings {
+    /// A Markdown file replacing the built-in "Aide" page (rendered and sanitized at start).
+    pub file: Option<PathBuf>,
+}
+
 /// `[secrets]`: the key ring sealing what must be read back and never rest in clear.
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -184,6 +198,19 @@ pub struct Checked {
 impl Config {
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("sesame.db").display()))
+    }
+
+    /// The operator's help page, rendered and sanitized (`None`: the built-in one).
+    pub fn help_html(&self) -> Result<Option<String>, String> {
+        let Some(path) = &self.help.file else {
+            return Ok(None);
+        };
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if bytes.len() > sesame_web::help::MAX_BYTES {
+            return Err(format!("{} is larger than {} KiB", path.display(), sesame_web::help::MAX_BYTES / 1024));
+        }
+        let text = String::from_utf8(bytes).map_err(|_| format!("{} is not UTF-8 text", path.display()))?;
+        Ok(Some(sesame_web::help::render(&text)))
     }
 
     /// The key file, and whether it was named in the configuration (else it is the default one,
@@ -381,6 +408,13 @@ fn validate(config: &Config) -> Vec<Problem> {
                 format!("service '{}': url must start with https://, http:// or /", service.name),
             ));
         }
+    }
+    let service_names: Vec<String> = config.services.iter().map(|s| s.name.clone()).collect();
+    for (key, reason) in sesame_web::downloads::problems(&config.downloads, &service_names) {
+        out.push(Problem { key, reason, origin: None });
+    }
+    if let Err(reason) = config.help_html() {
+        out.push(problem("help.file", reason));
     }
     match (&config.tls.cert_file, &config.tls.key_file) {
         (Some(_), None) => out.push(problem("tls.key_file", "is required with tls.cert_file")),

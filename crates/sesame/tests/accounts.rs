@@ -326,3 +326,28 @@ async fn reset_and_disable_end_every_session_token_and_reset_link() {
     sesame.run(&["account", "disable", "jdupont", "--yes"]).ok();
     assert_eq!(open(&mut db).await, 0, "disabling ends all access");
 }
+
+#[test]
+fn with_downloads_the_temporary_password_mail_links_to_the_installers_and_without_it_does_not() {
+    let sesame = Sesame::new();
+    std::fs::write(
+        sesame.path("sesame.toml"),
+        concat!(
+            "public_url = \"https://www.norm-uni.fr\"\n",
+            "[[downloads]]\nname = \"Therap-e autonome\"\nplatform = \"windows\"\n",
+            "url = \"https://www.norm-uni.fr/covotem/setup.exe\"\nrequirements = \"Windows 10 ou 11\"\n"
+        ),
+    )
+    .unwrap();
+    let with = sesame.env("SESAME_CONFIG", "sesame.toml");
+    with.run(JEANNE).ok();
+    let (_, password_mail) = read_eml(&with.outbox()[1]);
+    assert!(password_mail.contains("Il permet également de se connecter à Therap-e autonome."), "{password_mail}");
+    assert!(password_mail.contains("https://www.norm-uni.fr/installer"));
+    assert!(password_mail.contains("Pour vous aider, consultez l'aide : https://www.norm-uni.fr/aide"));
+
+    let without = Sesame::new();
+    without.run(JEANNE).ok();
+    let (_, password_mail) = read_eml(&without.outbox()[1]);
+    assert!(!password_mail.contains("/installer") && !password_mail.contains("permet également"), "{password_mail}");
+}

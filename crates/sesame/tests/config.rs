@@ -96,6 +96,59 @@ fn the_guide_example_configuration_is_valid() {
     let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/normand-esante.toml");
     let run = Sesame::new().run(&["--config", example, "config", "check"]).ok();
     assert!(run.stdout.contains("public URL: https://www.norm-uni.fr"), "{}", run.stdout);
+    let shown = Sesame::new().run(&["--config", example, "config", "show"]).ok().stdout;
+    assert!(shown.contains("[[downloads]]") && shown.contains("VLC Media Player"), "{shown}");
+}
+
+#[test]
+fn invalid_downloads_and_help_files_are_reported_with_their_key() {
+    let sesame = Sesame::new();
+    std::fs::write(
+        sesame.path("sesame.toml"),
+        r#"
+[[services]]
+name = "Therap-e"
+description = "Téléconsultation"
+url = "https://www.norm-uni.fr/therap-e/"
+
+[[downloads]]
+name = "Therap-e autonome"
+platform = "windows"
+url = "http://www.norm-uni.fr/setup.exe"
+requirements = "Windows 10"
+sha256 = "pas-une-empreinte"
+service = "Inconnu"
+
+[[downloads]]
+name = "Therap-e autonome"
+platform = "macos"
+url = "/telechargements/therap-e.dmg"
+requirements = ""
+prerequisites = [{ name = "VLC Media Player", url = "javascript:alert(1)" }]
+
+[help]
+file = "aide-absente.md"
+"#,
+    )
+    .unwrap();
+    let out = sesame.run(&["--config", "sesame.toml", "config", "check"]).bad_input().stdout;
+    for expected in [
+        "error: downloads[0].url: 'Therap-e autonome': 'http://www.norm-uni.fr/setup.exe' must be an absolute https:// address",
+        "error: downloads[0].sha256: 'Therap-e autonome': 'pas-une-empreinte' is not a SHA-256",
+        "error: downloads[0].service: 'Therap-e autonome': no [[services]] entry is named 'Inconnu'",
+        "error: downloads[1].requirements: 'Therap-e autonome': say which systems it runs on",
+        "error: downloads[1].prerequisites[0].url: 'javascript:alert(1)' must be an absolute https:// address",
+        "error: help.file: cannot read aide-absente.md",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    std::fs::write(
+        sesame.path("platform.toml"),
+        "[[downloads]]\nname = \"X\"\nplatform = \"android\"\nurl = \"/x\"\nrequirements = \"y\"\n",
+    )
+    .unwrap();
+    let out = sesame.run(&["--config", "platform.toml", "config", "check"]).bad_input().stdout;
+    assert!(out.contains("downloads") && out.contains("android") && out.contains("windows"), "{out}");
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub struct Confirmation {
 
 fn notice(code: Option<&str>) -> Option<&'static str> {
     match code {
-        Some("mot-de-passe") => {
+        Some("mot-de-passe" | "premiere-connexion") => {
             Some("Votre changement de mot de passe est effectué. Vous allez recevoir un e-mail de confirmation.")
         }
         Some("session-terminee") => Some("La session a été terminée."),
@@ -42,9 +42,31 @@ pub async fn services(
         Ok(user) => user,
         Err(redirect) => return Ok(redirect),
     };
+    let mut applications = super::install::applications_for(&state, &headers);
+    let services: Vec<serde_json::Value> = state
+        .settings
+        .services
+        .iter()
+        .map(|s| {
+            let own: Vec<_> = applications.iter().filter(|a| a.service.as_deref() == Some(&s.name)).collect();
+            let mut view = serde_json::to_value(s).unwrap_or_default();
+            view["applications"] = serde_json::to_value(own).unwrap_or_default();
+            view
+        })
+        .collect();
+    let names: Vec<&str> = state.settings.services.iter().map(|s| s.name.as_str()).collect();
+    let others: Vec<_> =
+        applications.iter().filter(|a| a.service.as_deref().is_none_or(|s| !names.contains(&s))).cloned().collect();
+    let first_connection = q.confirmation.as_deref() == Some("premiere-connexion");
+    if !first_connection {
+        applications.clear();
+    }
     let page = Page::new("services.html", "Mes services e-santé")
         .current("services")
-        .with("services", &state.settings.services)
+        .with("services", services)
+        .with("other_applications", others)
+        .with("applications", applications)
+        .with("first_connection", first_connection)
         .with("notice", notice(q.confirmation.as_deref()));
     Ok(state.render(&headers, Some(&user), page))
 }

@@ -71,7 +71,7 @@ pub async fn submit(
     match state.auth.change_password(&user, Proof::TemporarySession, &new, &confirmation, &ctx).await? {
         ChangeOutcome::Changed(opened) => {
             state.mail_queued();
-            Ok(state.signed_in_redirect(&opened, "/services?confirmation=mot-de-passe"))
+            Ok(state.signed_in_redirect(&opened, "/services?confirmation=premiere-connexion"))
         }
         ChangeOutcome::Refused(violations) => {
             let p = page(&state, violation_errors(&violations), failed_rules(&violations));

@@ -4,6 +4,8 @@
 pub mod account;
 pub mod certificate;
 pub mod first_connection;
+pub mod help;
+pub mod install;
 pub mod login;
 pub mod reset;
 

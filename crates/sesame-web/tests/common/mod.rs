@@ -45,6 +45,9 @@ pub struct Options {
     /// Enable certificate sign-in with these settings.
     pub certificates: Option<sesame_web::certs::ClientCertificateSettings>,
     pub hashing: HashingSettings,
+    pub downloads: Vec<sesame_web::downloads::Download>,
+    /// A Markdown help file's text.
+    pub help: Option<String>,
 }
 
 impl Default for Options {
@@ -59,6 +62,8 @@ impl Default for Options {
             tls: None,
             certificates: None,
             hashing: HashingSettings::insecure_for_tests(),
+            downloads: Vec::new(),
+            help: None,
         }
     }
 }
@@ -115,6 +120,9 @@ impl TestApp {
             services: options.services.clone(),
             captcha: CaptchaSettings { enabled: options.captcha },
             api: sesame_core::api::ApiSettings::default(),
+            downloads: options.downloads.clone(),
+            help_html: options.help.as_deref().map(sesame_web::help::render),
+            temporary_password_days: 7,
         };
         let tls = options.tls.clone().unwrap_or_default();
         let trust = sesame_web::certs::Trust::load(&tls).unwrap();
@@ -202,7 +210,7 @@ impl TestApp {
                 &[("nouveau_mot_de_passe", personal), ("confirmation", personal)],
             )
             .await;
-        assert_eq!(done.location(), Some("/services?confirmation=mot-de-passe"), "{}", done.body);
+        assert_eq!(done.location(), Some("/services?confirmation=premiere-connexion"), "{}", done.body);
     }
 
     /// The e-mails queued so far, oldest first (claimed: read once).

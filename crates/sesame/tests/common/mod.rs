@@ -137,9 +137,28 @@ pub fn start_with_log(sesame: &Sesame, log: impl Into<std::process::Stdio>) -> S
         .expect("spawn serve");
     let server = Server { child, base: format!("http://127.0.0.1:{port}") };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !serving(port) {
         assert!(std::time::Instant::now() < deadline, "server did not start");
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     server
+}
+
+/// Whether the server answers on `port`: the port is bound before migrations run, so a
+/// connection alone says nothing; an answer (an HTTP status line, or a TLS alert or close for
+/// an HTTPS listener) does.
+fn serving(port: u16) -> bool {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_millis(200)));
+    if stream.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 16];
+    match stream.read(&mut buf) {
+        Ok(_read) => true, // an answer, or a close: someone is serving
+        Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+    }
 }
