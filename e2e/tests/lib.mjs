@@ -36,8 +36,9 @@ async function freePort() {
 }
 
 /** Starts `sesame serve` in a fresh folder. */
-export async function startSesame({ captcha = false } = {}) {
+export async function startSesame({ captcha = false, config = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sesame-e2e-"));
+  if (config) writeFileSync(join(dir, "sesame.toml"), config);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   const env = {
@@ -47,6 +48,7 @@ export async function startSesame({ captcha = false } = {}) {
     SESAME_PUBLIC_URL: base,
     SESAME_CAPTCHA__ENABLED: String(captcha),
     SESAME_MAIL__POLL_INTERVAL_SECS: "1",
+    ...(config ? { SESAME_CONFIG: "sesame.toml" } : {}),
   };
   const run = (args) => {
     const r = spawnSync(sesameBin, args, { cwd: dir, env, encoding: "utf8" });
@@ -128,8 +130,8 @@ export async function launch() {
 }
 
 /** A context: a browser profile. `bypassCSP` lets axe's script in; the pages' CSP is checked elsewhere. */
-export async function newPage(browser, { width = 1280, height = 800 } = {}) {
-  const context = await browser.newContext({ viewport: { width, height }, bypassCSP: true, locale: "fr-FR" });
+export async function newPage(browser, { width = 1280, height = 800, userAgent = undefined } = {}) {
+  const context = await browser.newContext({ viewport: { width, height }, bypassCSP: true, locale: "fr-FR", userAgent });
   return context.newPage();
 }
 
