@@ -6,8 +6,8 @@ use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
-use crate::clock::Clock;
-use crate::hashing::{HashError, PasswordHasher};
+use crate::deps::Deps;
+use crate::hashing::HashError;
 use crate::mail::{IssueReason, MailMessage, OutboxMail};
 use crate::model::{Account, AccountId, AccountStatus, NewAccount, PasswordCredential, UniqueField};
 use crate::secret::generate_temporary_password;
@@ -95,9 +95,7 @@ pub struct IssuedPassword {
 
 #[derive(Debug, Clone)]
 pub struct AccountService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    hasher: PasswordHasher,
+    deps: Deps,
     settings: AccountSettings,
 }
 
@@ -105,35 +103,35 @@ const MAX_DERIVED_CANDIDATES: u32 = 1000;
 const MAX_INSERT_ATTEMPTS: u32 = 3;
 
 impl AccountService {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        hasher: PasswordHasher,
-        settings: AccountSettings,
-    ) -> Self {
-        Self { store, clock, hasher, settings }
+    pub fn new(deps: Deps, settings: AccountSettings) -> Self {
+        Self { deps, settings }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+        &self.deps.store
+    }
+
+    /// How long a temporary password is valid, in days.
+    pub fn temporary_password_days(&self) -> u32 {
+        self.settings.temporary_password_days
     }
 
     pub(crate) fn now(&self) -> OffsetDateTime {
-        self.clock.now()
+        self.deps.now()
     }
 
     /// Finds an account by identifier, e-mail address or `#id`.
     pub async fn find(&self, reference: &str) -> Result<Account, AccountError> {
         let reference = reference.trim();
         let found = if let Some(id) = reference.strip_prefix('#').and_then(|n| n.parse().ok()) {
-            self.store.account_by_id(AccountId(id)).await?
+            self.deps.store.account_by_id(AccountId(id)).await?
         } else if reference.contains('@') {
             match Email::parse(reference) {
-                Ok(email) => self.store.account_by_email_key(&email.key()).await?,
+                Ok(email) => self.deps.store.account_by_email_key(&email.key()).await?,
                 Err(_) => None,
             }
         } else {
-            self.store.account_by_identifier_key(&Identifier::key_of(reference)).await?
+            self.deps.store.account_by_identifier_key(&Identifier::key_of(reference)).await?
         };
         found.ok_or_else(|| AccountError::NotFound(reference.to_owned()))
     }
@@ -146,7 +144,7 @@ impl AccountService {
         ctx: &RequestContext,
     ) -> Result<IssuedPassword, AccountError> {
         let temporary_password = generate_temporary_password();
-        let phc = self.hasher.hash(&temporary_password).await?;
+        let phc = self.deps.hasher.hash(&temporary_password).await?;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -166,8 +164,8 @@ impl AccountService {
         phc: &str,
         ctx: &RequestContext,
     ) -> Result<IssuedPassword, AccountError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
         let identifier = match &request.identifier {
             Some(id) => id.clone(),
             None => free_identifier(tx.as_mut(), &request.first_name, &request.last_name).await?,
@@ -213,9 +211,9 @@ impl AccountService {
         ctx: &RequestContext,
     ) -> Result<IssuedPassword, AccountError> {
         let temporary_password = generate_temporary_password();
-        let phc = self.hasher.hash(&temporary_password).await?;
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let phc = self.deps.hasher.hash(&temporary_password).await?;
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
         let account =
             tx.account_for_update(account_id).await?.ok_or_else(|| AccountError::NotFound(format!("#{account_id}")))?;
         if account.status == AccountStatus::Disabled {
@@ -297,8 +295,8 @@ impl AccountService {
         status: AccountStatus,
         ctx: &RequestContext,
     ) -> Result<Account, AccountError> {
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
         let mut account =
             tx.account_for_update(account_id).await?.ok_or_else(|| AccountError::NotFound(format!("#{account_id}")))?;
         if account.status == status {

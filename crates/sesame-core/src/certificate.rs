@@ -7,13 +7,14 @@
 //! stronger factor: no temporary-password step.
 
 use crate::accounts::{AccountError, AccountService};
-use crate::api::{ApiSettings, TokenPair};
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
-use crate::auth::{AuthError, AuthService, OpenedSession};
-use crate::credentials::mail_to;
-use crate::mail::MailMessage;
+use crate::deps::Deps;
+use crate::error::AuthError;
+use crate::mail::{MailMessage, OutboxMail};
 use crate::model::{Account, AccountId, AccountStatus};
 use crate::session::AuthMethod;
+use crate::sessions::{OpenedSession, Sessions};
+use crate::tokens::{ApiTokens, TokenPair};
 use crate::types::NationalId;
 
 /// What a verified certificate says about its holder.
@@ -29,63 +30,77 @@ pub struct CertificateIdentity {
 pub enum CertificateLogin {
     SignedIn(Box<OpenedSession>),
     Tokens(TokenPair),
-    /// No account is pinned to this certificate or holds its national identifier.
+    /// No active account is pinned to this certificate or holds its national identifier.
     NoAccount,
-    Disabled,
 }
 
-impl AuthService {
-    async fn certificate_account(&self, identity: &CertificateIdentity) -> Result<Option<Account>, AuthError> {
-        if let Some(account) = self.store().account_by_certificate(&identity.fingerprint).await? {
+/// Where a certificate sign-in goes: a browser session, or a desktop application's tokens.
+#[derive(Debug, Clone, Copy)]
+pub enum Channel<'a> {
+    Browser,
+    Api { client: &'a str },
+}
+
+#[derive(Debug, Clone)]
+pub struct Certificates {
+    deps: Deps,
+    sessions: Sessions,
+    tokens: ApiTokens,
+}
+
+impl Certificates {
+    pub fn new(deps: Deps, sessions: Sessions, tokens: ApiTokens) -> Self {
+        Self { deps, sessions, tokens }
+    }
+
+    async fn account_of(&self, identity: &CertificateIdentity) -> Result<Option<Account>, AuthError> {
+        if let Some(account) = self.deps.store.account_by_certificate(&identity.fingerprint).await? {
             return Ok(Some(account));
         }
         match &identity.national_id {
-            Some(id) => Ok(self.store().account_by_national_id(&id.id_nat_ps()).await?),
+            Some(id) => Ok(self.deps.store.account_by_national_id(&id.id_nat_ps()).await?),
             None => Ok(None),
         }
     }
 
-    /// Signs in with a verified certificate: a browser session, or (with `api`) a token pair.
-    pub async fn certificate_login(
+    /// Signs in with a verified certificate: a browser session, or a token pair.
+    pub async fn sign_in(
         &self,
         identity: &CertificateIdentity,
-        api: Option<(&str, &ApiSettings)>,
+        channel: Channel<'_>,
         ctx: &RequestContext,
     ) -> Result<CertificateLogin, AuthError> {
-        let Some(account) = self.certificate_account(identity).await? else {
-            self.certificate_refused("no_account", Some(identity), None, ctx).await?;
+        let Some(account) = self.account_of(identity).await? else {
+            self.refused("no_account", Some(identity), None, ctx).await?;
             return Ok(CertificateLogin::NoAccount);
         };
         if account.status != AccountStatus::Active {
-            self.certificate_refused("account_disabled", Some(identity), Some(account.id), ctx).await?;
-            return Ok(CertificateLogin::Disabled);
+            self.refused("account_disabled", Some(identity), Some(account.id), ctx).await?;
+            return Ok(CertificateLogin::NoAccount);
         }
-        let now = self.now();
-        let mut tx = self.store().begin().await?;
-        let outcome = match api {
-            None => CertificateLogin::SignedIn(Box::new(
-                self.open_session(tx.as_mut(), &account, AuthMethod::Certificate, false, ctx, now).await?,
-            )),
-            Some((client, settings)) => CertificateLogin::Tokens(
-                self.issue_certificate_tokens(tx.as_mut(), &account, client, settings, ctx, now).await?,
-            ),
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
+        let (outcome, channel_name) = match channel {
+            Channel::Browser => {
+                let opened =
+                    self.sessions.open_in(tx.as_mut(), &account, AuthMethod::Certificate, false, ctx, now).await?;
+                (CertificateLogin::SignedIn(Box::new(opened)), "browser")
+            }
+            Channel::Api { client } => {
+                let pair = self.tokens.issue_certificate_pair(tx.as_mut(), &account, client, ctx, now).await?;
+                (CertificateLogin::Tokens(pair), "api")
+            }
         };
-        let details = serde_json::json!({
-            "method": "certificate",
-            "channel": if api.is_some() { "api" } else { "browser" },
-            "fingerprint": identity.fingerprint,
-        });
-        tx.append_audit(
-            &AuditEvent::about(AuditAction::LoginSucceeded, Outcome::Success, &account, ctx).with_details(details),
-            now,
-        )
-        .await?;
+        let details = serde_json::json!({ "method": "certificate", "channel": channel_name, "fingerprint": identity.fingerprint });
+        let event =
+            AuditEvent::about(AuditAction::LoginSucceeded, Outcome::Success, &account, ctx).with_details(details);
+        tx.append_audit(&event, now).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
     /// Records a refused certificate (unknown, expired, revoked, unmapped…).
-    pub async fn certificate_refused(
+    pub async fn refused(
         &self,
         reason: &str,
         identity: Option<&CertificateIdentity>,
@@ -97,10 +112,12 @@ impl AuthService {
             "subject": identity.map(|i| i.subject.as_str()),
             "fingerprint": identity.map(|i| i.fingerprint.as_str()),
         });
-        self.audit(
-            AuditEvent::new(AuditAction::CertificateLoginRefused, Outcome::Failure, account, ctx).with_details(details),
-        )
-        .await
+        self.deps
+            .audit(
+                AuditEvent::new(AuditAction::CertificateLoginRefused, Outcome::Failure, account, ctx)
+                    .with_details(details),
+            )
+            .await
     }
 }
 
@@ -132,7 +149,7 @@ impl AccountService {
             fingerprint: fingerprint.to_owned(),
             bound: bind,
         };
-        tx.enqueue_mail(&mail_to(account, message), now).await?;
+        tx.enqueue_mail(&OutboxMail::about(account, message), now).await?;
         let action = if bind { AuditAction::CertificateBound } else { AuditAction::CertificateUnbound };
         let details = serde_json::json!({ "fingerprint": fingerprint, "subject": subject });
         tx.append_audit(&AuditEvent::about(action, Outcome::Success, account, ctx).with_details(details), now).await?;

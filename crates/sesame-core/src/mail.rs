@@ -137,6 +137,13 @@ pub struct OutboxMail {
     pub message: MailMessage,
 }
 
+impl OutboxMail {
+    /// An e-mail about `account`, to its address.
+    pub fn about(account: &crate::model::Account, message: MailMessage) -> Self {
+        Self { account_id: Some(account.id), to: account.email.clone(), to_name: account.display_name(), message }
+    }
+}
+
 /// An e-mail claimed from the outbox for delivery.
 #[derive(Debug, Clone)]
 pub struct QueuedMail {

@@ -4,23 +4,61 @@
 //! their digest is stored; it lives 60 minutes, is revoked by a newer request and by any password
 //! change, and only the final submission uses it up, atomically.
 
-use secrecy::ExposeSecret as _;
+use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use time::Duration;
 
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
-use crate::auth::AuthError;
-use crate::branding::Branding;
-use crate::clock::Clock;
-use crate::credentials::{self, mail_to};
-use crate::hashing::PasswordHasher;
-use crate::mail::MailMessage;
-use crate::model::{AccountStatus, PasswordCredential};
-use crate::policy::{PasswordPolicy, Violation};
+use crate::deps::Deps;
+use crate::error::AuthError;
+use crate::mail::{MailMessage, OutboxMail};
+use crate::model::{AccountId, AccountStatus, PasswordCredential};
+use crate::passwords::{Passwords, password_changed};
+use crate::policy::Violation;
 use crate::secret::{digest, generate_token};
-use crate::store::Store;
-use crate::types::{Identifier, Password};
+use crate::types::{LoginIdentifier, Password};
+
+/// The path of the link in the e-mail; the web layer serves it.
+pub const LINK_PATH: &str = "/mot-de-passe-oublie/lien";
+
+/// A reset link's token: 256 random bits, base64url (43 characters). Only its digest is stored.
+#[derive(Clone)]
+pub struct ResetToken(SecretString);
+
+impl ResetToken {
+    const LEN: usize = 43;
+
+    fn generate() -> Self {
+        Self(generate_token(32))
+    }
+
+    /// The token of a link as it came back (address or cookie); `None` if it cannot be one.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let raw = raw.trim();
+        let plausible =
+            raw.len() == Self::LEN && raw.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        plausible.then(|| Self(SecretString::from(raw.to_owned())))
+    }
+
+    /// The text to keep in the browser's cookie between the link and the form.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    fn digest(&self) -> Vec<u8> {
+        digest(self.0.expose_secret())
+    }
+
+    fn link(&self, public_url: &str) -> String {
+        format!("{public_url}{LINK_PATH}?jeton={}", self.0.expose_secret())
+    }
+}
+
+impl std::fmt::Debug for ResetToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ResetToken(***)")
+    }
+}
 
 /// `[reset]`
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -72,31 +110,16 @@ pub enum ResetOutcome {
 
 #[derive(Debug, Clone)]
 pub struct ResetService {
-    store: Arc<dyn Store>,
-    clock: Arc<dyn Clock>,
-    hasher: PasswordHasher,
-    policy: PasswordPolicy,
-    branding: Branding,
+    deps: Deps,
+    passwords: Passwords,
     settings: ResetSettings,
     public_url: String,
 }
 
 impl ResetService {
-    pub fn new(
-        store: Arc<dyn Store>,
-        clock: Arc<dyn Clock>,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-        branding: Branding,
-        settings: ResetSettings,
-        public_url: &str,
-    ) -> Self {
+    pub fn new(deps: Deps, passwords: Passwords, settings: ResetSettings, public_url: &str) -> Self {
         let public_url = public_url.trim_end_matches('/').to_owned();
-        Self { store, clock, hasher, policy, branding, settings, public_url }
-    }
-
-    pub fn policy(&self) -> &PasswordPolicy {
-        &self.policy
+        Self { deps, passwords, settings, public_url }
     }
 
     /// How long a link works, in minutes (`reset.link_minutes`).
@@ -106,10 +129,14 @@ impl ResetService {
 
     /// Sends a link if the identifier names an active account under its hourly limit. The
     /// answer does not depend on it (except the masked address, when configured).
-    pub async fn request(&self, identifier: &str, ctx: &RequestContext) -> Result<RequestAnswer, AuthError> {
-        let now = self.clock.now();
-        let key = Identifier::key_of(identifier);
-        let (account, recent) = match self.store.account_and_reset_links_since(&key, now - Duration::hours(1)).await? {
+    pub async fn request(
+        &self,
+        identifier: &LoginIdentifier,
+        ctx: &RequestContext,
+    ) -> Result<RequestAnswer, AuthError> {
+        let now = self.deps.now();
+        let since = now - Duration::hours(1);
+        let (account, recent) = match self.deps.store.account_and_reset_links_since(identifier.key(), since).await? {
             Some((account, recent)) => (Some(account), recent),
             None => (None, 0),
         };
@@ -120,79 +147,64 @@ impl ResetService {
             Some(_) if recent >= self.settings.max_per_hour => (Outcome::Ignored, "hourly_limit"),
             Some(_) => (Outcome::Success, "sent"),
         };
-        let details = serde_json::json!({ "result": reason });
-        let event =
-            AuditEvent::about_maybe(AuditAction::ResetRequested, outcome, account.as_ref(), ctx).with_details(details);
-        if let (Some(account), Outcome::Success) = (&account, outcome) {
-            let mut tx = self.store.begin().await?;
-            let token = generate_token(32);
-            let minutes = self.settings.link_minutes;
-            tx.insert_reset_token(
-                account.id,
-                &digest(token.expose_secret()),
-                now,
-                now + Duration::minutes(i64::from(minutes)),
-            )
-            .await?;
-            let link = format!("{}/mot-de-passe-oublie/lien?jeton={}", self.public_url, token.expose_secret());
-            let message = MailMessage::ResetLink {
-                first_name: account.first_name.to_string(),
-                last_name: account.last_name.to_string(),
-                link,
-                valid_minutes: minutes,
-            };
-            tx.enqueue_mail(&mail_to(account, message), now).await?;
-            tx.append_audit(&event, now).await?;
-            tx.commit().await?;
-        } else {
+        let event = AuditEvent::about_maybe(AuditAction::ResetRequested, outcome, account.as_ref(), ctx)
+            .with_details(serde_json::json!({ "result": reason }));
+        match (&account, outcome) {
+            (Some(account), Outcome::Success) => {
+                let token = ResetToken::generate();
+                let minutes = self.settings.link_minutes;
+                let mut tx = self.deps.store.begin().await?;
+                tx.insert_reset_token(account.id, &token.digest(), now, now + Duration::minutes(i64::from(minutes)))
+                    .await?;
+                let message = MailMessage::ResetLink {
+                    first_name: account.first_name.to_string(),
+                    last_name: account.last_name.to_string(),
+                    link: token.link(&self.public_url),
+                    valid_minutes: minutes,
+                };
+                tx.enqueue_mail(&OutboxMail::about(account, message), now).await?;
+                tx.append_audit(&event, now).await?;
+                tx.commit().await?;
+            }
             // Nothing is sent: the event is all there is to write.
-            self.store.append_audit(&event, now).await?;
+            _ => self.deps.store.append_audit(&event, now).await?,
         }
         Ok(RequestAnswer { masked_email: masked })
     }
 
     /// Whether a link is live, without using it (mail scanners open links).
-    pub async fn link_is_valid(&self, token: &str) -> Result<bool, AuthError> {
-        Ok(self.store.reset_token_account(&digest(token), self.clock.now()).await?.is_some())
+    pub async fn link_is_valid(&self, token: &ResetToken) -> Result<bool, AuthError> {
+        Ok(self.deps.store.reset_token_account(&token.digest(), self.deps.now()).await?.is_some())
     }
 
     /// Sets the new password through a live link. Uses the link up only when everything is
     /// accepted; of two concurrent submissions, one succeeds.
     pub async fn complete(
         &self,
-        token: &str,
+        token: &ResetToken,
         new: &Password,
         confirmation: &Password,
         ctx: &RequestContext,
     ) -> Result<ResetOutcome, AuthError> {
-        let hash = digest(token);
-        let Some(account_id) = self.store.reset_token_account(&hash, self.clock.now()).await? else {
+        let hash = token.digest();
+        let Some(account_id) = self.deps.store.reset_token_account(&hash, self.deps.now()).await? else {
             self.refused(None, "invalid_link", ctx).await?;
             return Ok(ResetOutcome::InvalidLink);
         };
-        let Some(account) = self.store.account_by_id(account_id).await?.filter(|a| a.status == AccountStatus::Active)
-        else {
+        let active = self.deps.store.account_by_id(account_id).await?.filter(|a| a.status == AccountStatus::Active);
+        let Some(account) = active else {
             self.refused(Some(account_id), "account_disabled", ctx).await?;
             return Ok(ResetOutcome::InvalidLink);
         };
-        let violations = credentials::violations(
-            &*self.store,
-            &self.hasher,
-            &self.policy,
-            &self.branding,
-            &account,
-            new,
-            confirmation,
-        )
-        .await?;
+        let violations = self.passwords.violations(&account, new, confirmation).await?;
         if !violations.is_empty() {
             let codes: Vec<&str> = violations.iter().map(|v| v.rule.code()).collect();
             self.refused(Some(account.id), &codes.join(","), ctx).await?;
             return Ok(ResetOutcome::Refused(violations));
         }
-        let phc = self.hasher.hash(new).await?;
-        let now = self.clock.now();
-        let mut tx = self.store.begin().await?;
+        let phc = self.deps.hasher.hash(new).await?;
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
         if tx.consume_reset_token(&hash, now).await? != Some(account.id) {
             drop(tx);
             self.refused(Some(account.id), "link_already_used", ctx).await?;
@@ -201,25 +213,15 @@ impl ResetService {
         tx.set_password(account.id, &PasswordCredential { phc, temporary_until: None, changed_at: now }).await?;
         tx.revoke_all_access(account.id, now).await?;
         tx.clear_login_failures(&account.identifier.key()).await?;
-        let message = MailMessage::PasswordChanged {
-            first_name: account.first_name.to_string(),
-            last_name: account.last_name.to_string(),
-            changed_at: now,
-        };
-        tx.enqueue_mail(&mail_to(&account, message), now).await?;
+        tx.enqueue_mail(&OutboxMail::about(&account, password_changed(&account, now)), now).await?;
         tx.append_audit(&AuditEvent::about(AuditAction::ResetCompleted, Outcome::Success, &account, ctx), now).await?;
         tx.commit().await?;
         Ok(ResetOutcome::Done)
     }
 
-    async fn refused(
-        &self,
-        account: Option<crate::model::AccountId>,
-        reason: &str,
-        ctx: &RequestContext,
-    ) -> Result<(), AuthError> {
+    async fn refused(&self, account: Option<AccountId>, reason: &str, ctx: &RequestContext) -> Result<(), AuthError> {
         let event = AuditEvent::new(AuditAction::ResetRefused, Outcome::Failure, account, ctx)
             .with_details(serde_json::json!({ "reason": reason }));
-        Ok(self.store.append_audit(&event, self.clock.now()).await?)
+        self.deps.audit(event).await
     }
 }

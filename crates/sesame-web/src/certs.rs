@@ -8,12 +8,13 @@
 //! configured CA, validity dates, key usage (digital signature) and extended key usage (client
 //! authentication), revocation from CRL files.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use base64::Engine as _;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
 use serde::{Deserialize, Serialize};
+use sesame_core::Services;
 use sesame_core::certificate::CertificateIdentity;
 use sesame_core::types::NationalId;
 use sha2::{Digest as _, Sha256};
@@ -22,8 +23,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
-use crate::AppState;
+use crate::error::WebError;
 use crate::settings::IpNet;
+use crate::state::CertificateSignIn;
 
 /// `[client_certificate]`
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -93,6 +95,8 @@ pub enum Refusal {
     Revoked,
     /// Not meant for client authentication (key usage or extended key usage).
     WrongUsage,
+    /// Valid, but no active account is pinned to it or holds its national identifier.
+    NoAccount,
 }
 
 impl Refusal {
@@ -104,6 +108,43 @@ impl Refusal {
             Self::NotYetValid => "not_yet_valid",
             Self::Revoked => "revoked",
             Self::WrongUsage => "wrong_usage",
+            Self::NoAccount => "no_account",
+        }
+    }
+
+    /// The refusal page's title (also the API problem's `title`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Missing => "Aucun certificat présenté",
+            Self::NotRecognised => "Certificat non reconnu",
+            Self::Expired => "Certificat expiré",
+            Self::NotYetValid => "Certificat pas encore valide",
+            Self::Revoked => "Certificat révoqué",
+            Self::WrongUsage => "Certificat non prévu pour l'authentification",
+            Self::NoAccount => "Aucun compte n'est associé à ce certificat",
+        }
+    }
+
+    /// What happened and what to do, in French.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            Self::Missing => {
+                "Votre navigateur n'a présenté aucun certificat. Insérez votre carte CPS dans le lecteur (ou installez votre certificat logiciel), choisissez-le quand le navigateur le propose, puis réessayez."
+            }
+            Self::NotRecognised => "Ce certificat n'a pas été délivré par une autorité reconnue par ce portail.",
+            Self::Expired => {
+                "Ce certificat a dépassé sa date de fin de validité. Utilisez une carte ou un certificat en cours de validité."
+            }
+            Self::NotYetValid => {
+                "Ce certificat n'est pas encore entré en validité. Réessayez à partir de sa date de début de validité."
+            }
+            Self::Revoked => "Ce certificat a été révoqué par son autorité : il ne permet plus de se connecter.",
+            Self::WrongUsage => {
+                "Ce certificat n'est pas destiné à l'authentification d'une personne (usage « authentification client »)."
+            }
+            Self::NoAccount => {
+                "Ce certificat est valide, mais aucun compte actif de ce portail ne lui correspond (identifiant national ou certificat associé par le support)."
+            }
         }
     }
 }
@@ -338,11 +379,15 @@ fn digital_signature_allowed(der: &[u8]) -> bool {
 #[derive(Debug)]
 pub struct PeerChain(pub Vec<Vec<u8>>);
 
-impl FromRequestParts<AppState> for PeerChain {
+impl<S: Send + Sync> FromRequestParts<S> for PeerChain
+where
+    CertificateSignIn: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Self(state.certificates.as_ref().map(|v| v.chain_of(parts)).unwrap_or_default()))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let CertificateSignIn(verifier) = CertificateSignIn::from_ref(state);
+        Ok(Self(verifier.map(|v| v.chain_of(parts)).unwrap_or_default()))
     }
 }
 
@@ -359,20 +404,18 @@ pub fn describe(bytes: &[u8]) -> Result<(String, String), String> {
     Ok((fingerprint, cert.subject().to_string()))
 }
 
-impl AppState {
-    /// Judges the chain of a request; a refusal is audited here and returned.
-    pub async fn check_certificate(
-        &self,
-        verifier: &Verifier,
-        chain: &[Vec<u8>],
-        ctx: &sesame_core::audit::RequestContext,
-    ) -> Result<Result<CertificateIdentity, Refusal>, crate::error::WebError> {
-        match verifier.verify(chain, self.auth.now()) {
-            Ok(identity) => Ok(Ok(identity)),
-            Err((refusal, identity)) => {
-                self.auth.certificate_refused(refusal.code(), identity.as_ref(), None, ctx).await?;
-                Ok(Err(refusal))
-            }
+/// Judges the chain of a request; a refusal is audited here and returned.
+pub async fn judge(
+    verifier: &Verifier,
+    services: &Services,
+    chain: &[Vec<u8>],
+    ctx: &sesame_core::audit::RequestContext,
+) -> Result<Result<CertificateIdentity, Refusal>, WebError> {
+    match verifier.verify(chain, services.now()) {
+        Ok(identity) => Ok(Ok(identity)),
+        Err((refusal, identity)) => {
+            services.certificates.refused(refusal.code(), identity.as_ref(), None, ctx).await?;
+            Ok(Err(refusal))
         }
     }
 }

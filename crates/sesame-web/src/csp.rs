@@ -7,7 +7,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::Value;
 
-use crate::AppState;
+use sesame_core::Services;
+use sesame_core::limits::Attempt;
+
 use crate::error::WebError;
 use crate::request::Client;
 
@@ -18,8 +20,8 @@ const FIELD_CHARS: usize = 200;
 
 /// `POST /csp-report`: always 204, whatever was sent (nothing is answered to a browser's
 /// background report), unless the address is over its limit (429).
-pub async fn report(State(state): State<AppState>, client: Client, body: Bytes) -> Result<StatusCode, WebError> {
-    if state.auth.address_over_limit("csp", &client.ip_text()).await? {
+pub async fn report(State(services): State<Services>, client: Client, body: Bytes) -> Result<StatusCode, WebError> {
+    if services.limits.hit(Attempt::CspReport, &client.ip_text()).await?.is_err() {
         return Ok(StatusCode::TOO_MANY_REQUESTS);
     }
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {

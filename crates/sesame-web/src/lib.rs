@@ -1,7 +1,10 @@
-//! The HTTP face of Sésame: the portal's pages, health and readiness.
+//! The HTTP face of Sésame: the portal's pages, `/api/v1`, health and readiness.
 //!
-//! Handlers stay thin: they check the request (CSRF, per-address limits), parse the form into
-//! domain types, call a use case of `sesame-core`, then render a template or redirect.
+//! Floors, from the bottom: settings, errors and the pure pieces (downloads, help, problem
+//! documents); requests, views, certificates and the captcha's image; the state's parts
+//! ([`state`]); the extractors that carry the pages' preambles ([`extract`]); the handlers
+//! ([`pages`], [`api`], CSP reports, error pages); and this file, the route table, on top. No
+//! module imports a floor above its own.
 
 pub mod api;
 pub mod captcha;
@@ -9,10 +12,14 @@ pub mod certs;
 mod csp;
 pub mod downloads;
 pub mod error;
+mod error_pages;
+pub mod extract;
 pub mod help;
 pub mod pages;
+pub mod problem;
 pub mod request;
 pub mod settings;
+pub mod state;
 pub mod tls;
 pub mod view;
 
@@ -21,9 +28,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use sesame_core::auth::AuthService;
-use sesame_core::branding::Branding;
-use sesame_core::reset::ResetService;
+use sesame_core::Services;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -32,84 +37,39 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use settings::{CaptchaSettings, IpNet, PortalService, WebSettings};
-
-/// What every handler may use.
-#[derive(Clone)]
-pub struct AppState {
-    pub auth: AuthService,
-    pub reset: ResetService,
-    pub settings: Arc<WebSettings>,
-    pub branding: Arc<Branding>,
-    templates: Arc<minijinja::Environment<'static>>,
-    mail_waker: Option<Arc<tokio::sync::Notify>>,
-    /// Present when certificate sign-in is enabled.
-    pub certificates: Option<Arc<certs::Verifier>>,
-}
-
-impl std::fmt::Debug for AppState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AppState").field("settings", &self.settings).finish_non_exhaustive()
-    }
-}
-
-impl AppState {
-    pub fn new(auth: AuthService, reset: ResetService, settings: WebSettings, branding: Branding) -> Self {
-        Self {
-            auth,
-            reset,
-            settings: Arc::new(settings),
-            branding: Arc::new(branding),
-            templates: Arc::new(view::environment()),
-            mail_waker: None,
-            certificates: None,
-        }
-    }
-
-    /// Enables "Authentification par certificat client" with this verifier.
-    #[must_use]
-    pub fn with_certificates(mut self, verifier: Arc<certs::Verifier>) -> Self {
-        self.certificates = Some(verifier);
-        self
-    }
-
-    /// Wakes the delivery worker of this process whenever a page queues an e-mail.
-    #[must_use]
-    pub fn with_mail_waker(mut self, waker: Arc<tokio::sync::Notify>) -> Self {
-        self.mail_waker = Some(waker);
-        self
-    }
-
-    /// Called after a use case that may have queued e-mails committed.
-    pub fn mail_queued(&self) {
-        if let Some(w) = &self.mail_waker {
-            w.notify_one();
-        }
-    }
-}
+pub use state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Forms are small; anything bigger is refused before it is read.
 const BODY_LIMIT: usize = 64 * 1024;
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; report-to csp; report-uri /csp-report";
+
+/// The portal's pages.
+fn pages() -> Router<AppState> {
+    use pages::{account, certificate, first_connection, help, install, login, reset, services};
+    Router::new()
+        .route("/", get(login::show))
+        .route("/connexion", get(login::show).post(login::submit))
+        .route("/connexion/certificat", get(certificate::login))
+        .route("/premiere-connexion", get(first_connection::show).post(first_connection::submit))
+        .route("/services", get(services::show))
+        .route("/installer", get(install::show))
+        .route("/aide", get(help::show))
+        .route("/mon-compte", get(account::show))
+        .route("/mon-compte/mot-de-passe", post(account::change_password))
+        .route("/mon-compte/sessions/terminer", post(account::end_session))
+        .route("/mon-compte/sessions/terminer-autres", post(account::end_other_sessions))
+        .route("/deconnexion", post(account::logout))
+        .route("/mot-de-passe-oublie", get(reset::show).post(reset::submit))
+        .route(sesame_core::reset::LINK_PATH, get(reset::open_link))
+        .route(reset::NEW_PASSWORD_PATH, get(reset::show_new).post(reset::submit_new))
+}
 
 /// The whole application: one route table, then the layers every response goes through.
 pub fn router(state: AppState) -> Router {
     let https = state.settings.https();
-    let mut app = Router::new()
-        .route("/", get(pages::login::show))
-        .route("/connexion", get(pages::login::show).post(pages::login::submit))
-        .route("/connexion/certificat", get(pages::certificate::login))
-        .route("/premiere-connexion", get(pages::first_connection::show).post(pages::first_connection::submit))
-        .route("/services", get(pages::account::services))
-        .route("/installer", get(pages::install::show))
-        .route("/aide", get(pages::help::show))
-        .route("/mon-compte", get(pages::account::show))
-        .route("/mon-compte/mot-de-passe", post(pages::account::change_password))
-        .route("/mon-compte/sessions/terminer", post(pages::account::end_session))
-        .route("/mon-compte/sessions/terminer-autres", post(pages::account::end_other_sessions))
-        .route("/deconnexion", post(pages::account::logout))
-        .route("/mot-de-passe-oublie", get(pages::reset::show).post(pages::reset::submit))
-        .route("/mot-de-passe-oublie/lien", get(pages::reset::open_link))
-        .route("/mot-de-passe-oublie/nouveau", get(pages::reset::show_new).post(pages::reset::submit_new))
+    let views = Arc::clone(&state.views);
+    let mut app = pages()
         .route("/static/sesame.css", get(stylesheet))
         .route("/static/sesame.js", get(script))
         .route("/csp-report", post(csp::report).layer(DefaultBodyLimit::max(csp::BODY_LIMIT)))
@@ -118,14 +78,11 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), error::error_pages))
+        .layer(axum::middleware::from_fn_with_state(views, error_pages::error_pages))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state);
     let mut headers = vec![
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'; report-to csp; report-uri /csp-report",
-        ),
+        (header::CONTENT_SECURITY_POLICY, CSP),
         (HeaderName::from_static("reporting-endpoints"), "csp=\"/csp-report\""),
         // Nothing dynamic is cached, redirects included; static files say otherwise.
         (header::CACHE_CONTROL, "no-store"),
@@ -165,8 +122,8 @@ async fn healthz() -> &'static str {
 }
 
 /// Ready: the database answers too.
-async fn readyz(State(state): State<AppState>) -> Response {
-    match state.auth.store().ping().await {
+async fn readyz(State(services): State<Services>) -> Response {
+    match services.ping().await {
         Ok(()) => "ok".into_response(),
         Err(e) => {
             tracing::error!(error = %e, "readiness check failed");

@@ -1,6 +1,6 @@
 //! What every handler reads from a request: cookies, the client's address, CSRF proof.
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine as _;
@@ -8,15 +8,57 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sesame_core::audit::{Actor, RequestContext};
 use sha2::{Digest, Sha256};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
-use crate::AppState;
 use crate::settings::WebSettings;
 
 pub const SESSION_COOKIE: &str = "sesame_session";
 pub const CSRF_COOKIE: &str = "sesame_csrf";
 
+/// Reads and writes the portal's cookies: `__Host-` prefixed and `Secure` over HTTPS (no
+/// subdomain can set them), `HttpOnly` and `SameSite=Lax` always.
+#[derive(Debug, Clone, Copy)]
+pub struct CookieJar {
+    https: bool,
+}
+
+impl CookieJar {
+    pub fn new(https: bool) -> Self {
+        Self { https }
+    }
+
+    /// The cookie's name as sent.
+    pub fn name(&self, base: &str) -> String {
+        if self.https { format!("__Host-{base}") } else { base.to_owned() }
+    }
+
+    /// The value of one of our cookies, if the request carries it.
+    pub fn get<'a>(&self, headers: &'a HeaderMap, base: &str) -> Option<&'a str> {
+        cookie(headers, &self.name(base))
+    }
+
+    /// `Set-Cookie` for a value the browser keeps until it closes (`None`: delete it).
+    pub fn set(&self, base: &str, value: Option<&str>) -> HeaderValue {
+        self.scoped(base, value, "/", None)
+    }
+
+    /// `Set-Cookie` with a path (`/` whenever the `__Host-` prefix is used, which requires it)
+    /// and an optional lifetime in seconds.
+    pub fn scoped(&self, base: &str, value: Option<&str>, path: &str, max_age: Option<u32>) -> HeaderValue {
+        let name = self.name(base);
+        let secure = if self.https { "; Secure" } else { "" };
+        let path = if self.https { "/" } else { path };
+        let text = match (value, max_age) {
+            (Some(v), Some(age)) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={age}{secure}"),
+            (Some(v), None) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax{secure}"),
+            (None, _) => format!("{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+        };
+        HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    }
+}
+
 /// The value of a cookie, if the request carries it.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -25,36 +67,6 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v)
-}
-
-/// The cookie's name as sent: `__Host-` prefixed over HTTPS (no subdomain can set it).
-pub fn cookie_name(settings: &WebSettings, base: &str) -> String {
-    if settings.https() { format!("__Host-{base}") } else { base.to_owned() }
-}
-
-/// `Set-Cookie` for a value the browser keeps until it closes (`None`: delete it).
-pub fn set_cookie(settings: &WebSettings, base: &str, value: Option<&str>) -> HeaderValue {
-    scoped_cookie(settings, base, value, "/", None)
-}
-
-/// `Set-Cookie` with a path (`/` whenever the `__Host-` prefix is used, which requires it) and an
-/// optional lifetime in seconds.
-pub fn scoped_cookie(
-    settings: &WebSettings,
-    base: &str,
-    value: Option<&str>,
-    path: &str,
-    max_age: Option<u32>,
-) -> HeaderValue {
-    let name = cookie_name(settings, base);
-    let secure = if settings.https() { "; Secure" } else { "" };
-    let path = if settings.https() { "/" } else { path };
-    let text = match (value, max_age) {
-        (Some(v), Some(age)) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={age}{secure}"),
-        (Some(v), None) => format!("{name}={v}; Path={path}; HttpOnly; SameSite=Lax{secure}"),
-        (None, _) => format!("{name}=; Path={path}; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-    };
-    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
 }
 
 /// Where the request comes from, for the audit trail and per-address limits.
@@ -80,12 +92,16 @@ impl Client {
     }
 }
 
-impl FromRequestParts<AppState> for Client {
+impl<S: Send + Sync> FromRequestParts<S> for Client
+where
+    Arc<WebSettings>: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let settings = Arc::<WebSettings>::from_ref(state);
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &state.settings));
+        let ip = peer.map(|peer| client_ip(peer, &parts.headers, &settings));
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
@@ -129,6 +145,7 @@ pub fn csrf_token(cookie_value: &str) -> String {
 /// Checks a state-changing request: the form token matches the cookie, and the browser says
 /// the request comes from our own pages (`Sec-Fetch-Site`, `Origin`).
 pub fn csrf_ok(headers: &HeaderMap, settings: &WebSettings, form_token: &str) -> bool {
+    let jar = CookieJar::new(settings.https());
     let same_site = headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -139,8 +156,7 @@ pub fn csrf_ok(headers: &HeaderMap, settings: &WebSettings, form_token: &str) ->
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .is_none_or(|origin| origin == "null" || origin == settings.origin());
-    let cookie = cookie(headers, &cookie_name(settings, CSRF_COOKIE));
-    let token_ok = cookie.is_some_and(|c| {
+    let token_ok = jar.get(headers, CSRF_COOKIE).is_some_and(|c| {
         let expected = csrf_token(c);
         expected.len() == form_token.len()
             && expected.bytes().zip(form_token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0

@@ -36,14 +36,13 @@ pub struct WebSettings {
     pub trusted_proxies: Vec<IpNet>,
     pub services: Vec<PortalService>,
     pub captcha: CaptchaSettings,
-    pub api: sesame_core::api::ApiSettings,
+    /// Who the portal is, on every page.
+    pub branding: sesame_core::branding::Branding,
     /// "Installer … sur votre poste" (`[[downloads]]`).
     pub downloads: Vec<crate::downloads::Download>,
     /// The operator's help page (`help.file`), already rendered and sanitized; `None`: the
     /// built-in help.
     pub help_html: Option<String>,
-    /// How long a temporary password is valid, as the help says it.
-    pub temporary_password_days: u32,
 }
 
 impl WebSettings {

@@ -1,5 +1,6 @@
-//! Rendering pages: the shared context (branding, CSRF token, signed-in user) around each
-//! template, French, never cached.
+//! Rendering pages: the templates (strict: a misspelt variable is an error, not an empty
+//! string), the shared context around each page (branding, CSRF token, signed-in user), French,
+//! never cached.
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -7,29 +8,43 @@ use minijinja::{Environment, UndefinedBehavior};
 use secrecy::ExposeSecret as _;
 use serde::Serialize;
 use serde_json::{Value, json};
-use sesame_core::auth::SignedIn;
+use sesame_core::branding::Branding;
 use sesame_core::secret::generate_token;
+use sesame_core::sessions::SignedIn;
 
-use crate::AppState;
-use crate::request::{CSRF_COOKIE, cookie, cookie_name, csrf_token, set_cookie};
+use crate::request::{CSRF_COOKIE, CookieJar, csrf_token};
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../templates/base.html")),
-    ("macros.html", include_str!("../templates/macros.html")),
-    ("login.html", include_str!("../templates/login.html")),
-    ("first_connection.html", include_str!("../templates/first_connection.html")),
-    ("services.html", include_str!("../templates/services.html")),
-    ("account.html", include_str!("../templates/account.html")),
-    ("message.html", include_str!("../templates/message.html")),
-    ("forgot.html", include_str!("../templates/forgot.html")),
-    ("reset_new.html", include_str!("../templates/reset_new.html")),
-    ("installer.html", include_str!("../templates/installer.html")),
-    ("help.html", include_str!("../templates/help.html")),
-];
+macro_rules! templates {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
 
-pub fn environment() -> Environment<'static> {
+const TEMPLATES: &[(&str, &str)] = templates!(
+    "base.html",
+    "macros.html",
+    "login.html",
+    "first_connection.html",
+    "services.html",
+    "account.html",
+    "forgot.html",
+    "reset_new.html",
+    "installer.html",
+    "help.html",
+    "messages/support.html",
+    "messages/error.html",
+    "messages/csrf_refused.html",
+    "messages/too_many_requests.html",
+    "messages/temporary_password_expired.html",
+    "messages/reset_requested.html",
+    "messages/reset_done.html",
+    "messages/invalid_link.html",
+    "messages/certificate_refused.html",
+);
+
+fn environment() -> Environment<'static> {
     let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
     for (name, source) in TEMPLATES {
         #[expect(clippy::expect_used, reason = "templates are compiled in and tested")]
         env.add_template(name, source).expect("built-in template parses");
@@ -92,7 +107,7 @@ impl Page {
 }
 
 /// What the templates know of the signed-in user.
-pub fn user_view(signed_in: &SignedIn) -> Value {
+fn user_view(signed_in: &SignedIn) -> Value {
     let a = &signed_in.account;
     json!({
         "identifier": a.identifier.as_str(),
@@ -104,28 +119,47 @@ pub fn user_view(signed_in: &SignedIn) -> Value {
     })
 }
 
-impl AppState {
+/// The templates and what every page shows.
+#[derive(Debug)]
+pub struct Views {
+    env: Environment<'static>,
+    branding: Branding,
+    cookies: CookieJar,
+}
+
+impl Views {
+    pub fn new(branding: Branding, cookies: CookieJar) -> Self {
+        Self { env: environment(), branding, cookies }
+    }
+
+    pub fn branding(&self) -> &Branding {
+        &self.branding
+    }
+
     /// Renders `page` for this request. A browser without a CSRF cookie gets one.
     pub fn render(&self, headers: &HeaderMap, user: Option<&SignedIn>, page: Page) -> Response {
-        let existing = cookie(headers, &cookie_name(&self.settings, CSRF_COOKIE)).map(str::to_owned);
+        let existing = self.cookies.get(headers, CSRF_COOKIE).filter(|v| !v.is_empty()).map(str::to_owned);
         let (csrf_value, new_cookie) = match existing {
-            Some(v) if !v.is_empty() => (v, None),
-            _ => {
+            Some(v) => (v, None),
+            None => {
                 let v = generate_token(32).expose_secret().to_owned();
                 (v.clone(), Some(v))
             }
         };
+        // Every page may show these; the page's own fields come on top.
         let mut ctx = json!({
-            "branding": &*self.branding,
+            "branding": &self.branding,
             "title": page.title,
             "page": page.page,
             "csrf": csrf_token(&csrf_value),
             "user": user.map(user_view),
+            "errors": [],
+            "notice": null,
         });
         if let (Some(map), Some(fields)) = (ctx.as_object_mut(), page.fields.as_object()) {
             map.extend(fields.clone());
         }
-        let body = self.templates.get_template(page.template).and_then(|t| t.render(minijinja::value::Serde(&ctx)));
+        let body = self.env.get_template(page.template).and_then(|t| t.render(minijinja::value::Serde(&ctx)));
         let mut response = match body {
             Ok(html) => (page.status, axum::response::Html(html)).into_response(),
             Err(e) => {
@@ -136,7 +170,7 @@ impl AppState {
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         if let Some(v) = new_cookie {
-            headers.append(header::SET_COOKIE, set_cookie(&self.settings, CSRF_COOKIE, Some(&v)));
+            headers.append(header::SET_COOKIE, self.cookies.set(CSRF_COOKIE, Some(&v)));
         }
         response
     }

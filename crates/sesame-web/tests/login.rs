@@ -59,7 +59,7 @@ async fn wrong_password_unknown_identifier_and_disabled_account_give_the_same_pa
 }
 
 fn common_refusal() -> String {
-    sesame_web::pages::login::REFUSED.to_owned()
+    sesame_web::problem::REFUSED.to_owned()
 }
 
 #[tokio::test]

@@ -20,7 +20,7 @@ fn field<'a>(page: &'a Page, name: &str) -> &'a str {
 /// Solves the page's proof of work, as the accessible alternative's script does.
 fn solve(page: &Page) -> (String, String) {
     let challenge = field(page, "pow_challenge").to_owned();
-    let nonce = (0u64..).find(|n| sesame_web::captcha::pow_solved(&challenge, &n.to_string())).unwrap();
+    let nonce = (0u64..).find(|n| sesame_core::captcha::pow_solved(&challenge, &n.to_string())).unwrap();
     (challenge, nonce.to_string())
 }
 

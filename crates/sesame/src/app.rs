@@ -1,13 +1,10 @@
 //! Building the services a command needs from the configuration.
 
-use sesame_core::AccountService;
-use sesame_core::auth::AuthService;
 use sesame_core::clock::{Clock, SystemClock};
 use sesame_core::hashing::PasswordHasher;
 use sesame_core::keys::Sealer;
-use sesame_core::policy::PasswordPolicy;
-use sesame_core::reset::ResetService;
 use sesame_core::store::Store;
+use sesame_core::{AccountService, CoreSettings, Services};
 use sesame_mail::{Catalogue, FileTransport, OutboxWorker, SmtpTransport, Transport, TransportKind};
 use sesame_web::WebSettings;
 use std::sync::Arc;
@@ -54,45 +51,39 @@ pub fn hasher(config: &Config) -> Result<PasswordHasher, CliError> {
     PasswordHasher::start(&config.hashing).map_err(|e| CliError::Runtime(e.to_string()))
 }
 
-pub fn web_state(
-    config: &Config,
-    store: &Arc<dyn Store>,
-    clock: &Arc<dyn Clock>,
-    hasher: PasswordHasher,
-) -> sesame_web::AppState {
-    let reset = ResetService::new(
-        Arc::clone(store),
-        Arc::clone(clock),
-        hasher.clone(),
-        PasswordPolicy::new(&config.policy),
-        config.branding.clone(),
-        config.reset.clone(),
-        &config.public_url,
-    );
-    let auth = AuthService::new(
-        Arc::clone(store),
-        Arc::clone(clock),
-        hasher,
-        PasswordPolicy::new(&config.policy),
-        config.branding.clone(),
-        config.session.clone(),
-        config.throttle.clone(),
-    );
+/// The use cases' settings, from the configuration's sections.
+pub fn core_settings(config: &Config) -> CoreSettings {
+    CoreSettings {
+        branding: config.branding.clone(),
+        public_url: config.public_url.trim_end_matches('/').to_owned(),
+        policy: config.policy.clone(),
+        accounts: config.accounts.clone(),
+        sessions: config.session.clone(),
+        throttle: config.throttle.clone(),
+        reset: config.reset.clone(),
+        api: config.api.clone(),
+    }
+}
+
+/// Every use case, over this store and clock.
+pub fn services(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<Services, CliError> {
+    Ok(Services::new(Arc::clone(store), Arc::clone(clock), hasher(config)?, &core_settings(config)))
+}
+
+pub fn web_state(config: &Config, services: Services) -> sesame_web::AppState {
     let settings = WebSettings {
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         trusted_proxies: config.trusted_proxies(),
         services: config.services.clone(),
         captcha: config.captcha.clone(),
-        api: config.api.clone(),
+        branding: config.branding.clone(),
         downloads: config.downloads.clone(),
         // Checked with the rest of the configuration before any command runs.
         help_html: config.help_html().unwrap_or_default(),
-        temporary_password_days: config.accounts.temporary_password_days,
     };
-    sesame_web::AppState::new(auth, reset, settings, config.branding.clone())
+    sesame_web::AppState::new(services, settings)
 }
 
 pub fn accounts(config: &Config, store: &Arc<dyn Store>, clock: &Arc<dyn Clock>) -> Result<AccountService, CliError> {
-    let hasher = PasswordHasher::start(&config.hashing).map_err(|e| CliError::Runtime(e.to_string()))?;
-    Ok(AccountService::new(Arc::clone(store), Arc::clone(clock), hasher, config.accounts.clone()))
+    Ok(services(config, store, clock)?.accounts)
 }

@@ -71,6 +71,44 @@ impl Identifier {
     }
 }
 
+/// What someone typed as an identifier to sign in or in "Mot de passe oublié", reduced to the
+/// look-up key: it may name no account, and is not checked against the identifier rules (an
+/// unknown or malformed one gets the same answer as any other). Throttling counts failures
+/// under this key, known or not.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct LoginIdentifier(String);
+
+/// Longest text taken as a typed identifier; anything longer cannot name an account anyway.
+const MAX_TYPED: usize = 256;
+
+impl LoginIdentifier {
+    /// `None` when nothing was typed.
+    pub fn new(typed: &str) -> Option<Self> {
+        let key = Identifier::key_of(typed);
+        if key.is_empty() {
+            return None;
+        }
+        Some(Self(key.chars().take(MAX_TYPED).collect()))
+    }
+
+    pub fn key(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&Identifier> for LoginIdentifier {
+    fn from(identifier: &Identifier) -> Self {
+        Self(identifier.key())
+    }
+}
+
+impl fmt::Debug for LoginIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // What was typed may be a mistyped password: never printed.
+        f.write_str("LoginIdentifier(***)")
+    }
+}
+
 fn fold_to_ascii_alnum(text: &str) -> String {
     text.nfkd()
         .flat_map(|c| match c {
@@ -122,6 +160,18 @@ mod tests {
         assert_eq!(Identifier::derive_base("Hélène", "Le Bœuf").as_str(), "hleboeuf");
         assert_eq!(Identifier::derive_base("Émile", "D'Arçy-Lévêque").as_str(), "edarcyleveque");
         assert_eq!(Identifier::derive_base("", "").as_str(), "utilisateur");
+    }
+
+    #[test]
+    fn a_typed_identifier_is_its_key_whatever_it_is() {
+        assert_eq!(LoginIdentifier::new("  JDupont ").map(|l| l.key().to_owned()), Some("jdupont".into()));
+        assert_eq!(LoginIdentifier::new("jean dupont!").map(|l| l.key().to_owned()), Some("jean dupont!".into()));
+        assert!(LoginIdentifier::new("   ").is_none());
+        assert_eq!(LoginIdentifier::new(&"x".repeat(1000)).map(|l| l.key().len()), Some(256));
+        assert_eq!(
+            format!("{:?}", LoginIdentifier::new("secret").unwrap_or_else(|| unreachable!())),
+            "LoginIdentifier(***)"
+        );
     }
 
     #[test]

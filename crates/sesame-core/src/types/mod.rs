@@ -7,7 +7,7 @@ mod national_id;
 mod password;
 
 pub use email::{Email, EmailError};
-pub use identifier::{Identifier, IdentifierError};
+pub use identifier::{Identifier, IdentifierError, LoginIdentifier};
 pub use name::{NameError, PersonName};
 pub use national_id::{NationalId, NationalIdError};
 pub use password::{MAX_PASSWORD_CHARS, Password, PasswordInputError};

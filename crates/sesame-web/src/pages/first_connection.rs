@@ -1,90 +1,55 @@
 //! "Définir mon mot de passe personnel": the only page a temporary-password session reaches.
 
-use axum::Form;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use serde::Deserialize;
 use sesame_core::audit::Actor;
-use sesame_core::auth::{ChangeOutcome, Proof, SignedIn};
+use sesame_core::passwords::{ChangeOutcome, Proof};
 
-use super::{failed_rules, new_password_fields, violation_errors};
-use crate::AppState;
+use super::{NewPasswordFields, new_password_page, signed_in_redirect, temporary_password_expired};
 use crate::error::WebError;
-use crate::request::Client;
+use crate::extract::{CsrfForm, TemporarySession};
+use crate::request::{Client, SESSION_COOKIE};
+use crate::state::AppState;
 use crate::view::{FieldError, Page, see_other};
+use sesame_core::policy::Violation;
 
-fn page(state: &AppState, errors: Vec<FieldError>, failed: Vec<&'static str>) -> Page {
-    Page::new("first_connection.html", "Définir mon mot de passe personnel")
-        .with("errors", errors)
-        .with("failed", failed)
-        .with("requirements", state.auth.policy().requirements())
+fn page(state: &AppState, errors: Vec<FieldError>, violations: &[Violation]) -> Page {
+    let page = Page::new("first_connection.html", "Définir mon mot de passe personnel");
+    new_password_page(page, state, errors, violations)
 }
 
-async fn temporary_session(state: &AppState, headers: &HeaderMap) -> Result<Result<SignedIn, Response>, WebError> {
-    let visitor = state.visitor(headers).await?;
-    Ok(match visitor.user {
-        Some(user) if user.session.must_change_password => Ok(user),
-        Some(_) => Err(see_other("/services")),
-        None => Err(see_other("/")),
-    })
-}
-
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    let user = match temporary_session(&state, &headers).await? {
-        Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
-    };
-    Ok(state.render(&headers, Some(&user), page(&state, Vec::new(), Vec::new())))
-}
-
-#[derive(Debug, Deserialize)]
-pub struct NewPasswordForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    nouveau_mot_de_passe: String,
-    #[serde(default)]
-    confirmation: String,
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    TemporarySession(user): TemporarySession,
+) -> Response {
+    state.views.render(&headers, Some(&user), page(&state, Vec::new(), &[]))
 }
 
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     client: Client,
-    Form(form): Form<NewPasswordForm>,
+    CsrfForm(TemporarySession(user), form): CsrfForm<NewPasswordFields, TemporarySession>,
 ) -> Result<Response, WebError> {
-    if let Some(refusal) = state.csrf_refusal(&headers, &form.csrf) {
-        return Ok(refusal);
-    }
-    let user = match temporary_session(&state, &headers).await? {
-        Ok(user) => user,
-        Err(redirect) => return Ok(redirect),
-    };
-    let (new, confirmation) = match new_password_fields(&form.nouveau_mot_de_passe, &form.confirmation) {
+    let (new, confirmation) = match form.parse() {
         Ok(fields) => fields,
-        Err(errors) => {
-            return Ok(state.render(&headers, Some(&user), page(&state, errors, Vec::new())));
-        }
+        Err(errors) => return Ok(state.views.render(&headers, Some(&user), page(&state, errors, &[]))),
     };
     let ctx = client.context(Actor::Account(user.account.id));
-    match state.auth.change_password(&user, Proof::TemporarySession, &new, &confirmation, &ctx).await? {
+    match state.services.passwords.change(&user, Proof::TemporarySession, &new, &confirmation, &ctx).await? {
         ChangeOutcome::Changed(opened) => {
-            state.mail_queued();
-            Ok(state.signed_in_redirect(&opened, "/services?confirmation=premiere-connexion"))
+            state.mail.queued();
+            Ok(signed_in_redirect(&state, &opened, "/services?confirmation=premiere-connexion"))
         }
         ChangeOutcome::Refused(violations) => {
-            let p = page(&state, violation_errors(&violations), failed_rules(&violations));
-            Ok(state.render(&headers, Some(&user), p))
+            Ok(state.views.render(&headers, Some(&user), page(&state, Vec::new(), &violations)))
         }
         ChangeOutcome::TemporaryPasswordExpired => {
-            state.auth.logout(&user, &ctx).await?;
-            let p = super::temporary_password_expired("Votre mot de passe provisoire a expiré avant d'être remplacé.");
-            let mut response = state.render(&headers, None, p);
-            response.headers_mut().append(
-                axum::http::header::SET_COOKIE,
-                crate::request::set_cookie(&state.settings, crate::request::SESSION_COOKIE, None),
-            );
+            state.services.sessions.logout(&user, &ctx).await?;
+            let mut response = state.views.render(&headers, None, temporary_password_expired("first_connection"));
+            response.headers_mut().append(header::SET_COOKIE, state.cookies().set(SESSION_COOKIE, None));
             Ok(response)
         }
         ChangeOutcome::WrongCurrentPassword => Ok(see_other("/")),

@@ -4,9 +4,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 
-use crate::AppState;
 use crate::downloads::{ApplicationView, applications};
 use crate::error::WebError;
+use crate::extract::SignedIn;
+use crate::state::AppState;
 use crate::view::Page;
 
 /// The configured applications, the visitor's system first (from `User-Agent`).
@@ -15,11 +16,15 @@ pub fn applications_for(state: &AppState, headers: &HeaderMap) -> Vec<Applicatio
     applications(&state.settings.downloads, user_agent)
 }
 
-pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    user: Result<SignedIn, Response>,
+) -> Result<Response, WebError> {
     if state.settings.downloads.is_empty() {
         return Err(WebError::NotFound);
     }
-    let user = match state.require_user(&headers).await? {
+    let SignedIn(user) = match user {
         Ok(user) => user,
         Err(redirect) => return Ok(redirect),
     };
@@ -29,5 +34,5 @@ pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<R
         _ => "Installer les applications sur votre poste".to_owned(),
     };
     let page = Page::new("installer.html", title).current("installer").with("applications", apps);
-    Ok(state.render(&headers, Some(&user), page))
+    Ok(state.views.render(&headers, Some(&user), page))
 }

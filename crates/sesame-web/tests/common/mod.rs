@@ -9,17 +9,17 @@ pub mod pki;
 use reqwest::redirect::Policy;
 use sesame_core::accounts::CreateAccount;
 use sesame_core::audit::RequestContext;
-use sesame_core::auth::{AuthService, SessionSettings};
 use sesame_core::branding::Branding;
 use sesame_core::clock::ManualClock;
 use sesame_core::hashing::{HashingSettings, PasswordHasher};
 use sesame_core::keys::Sealer;
 use sesame_core::mail::MailMessage;
-use sesame_core::policy::{PasswordPolicy, PolicySettings};
+use sesame_core::policy::PolicySettings;
+use sesame_core::sessions::SessionSettings;
 use sesame_core::store::Store;
 use sesame_core::throttle::ThrottleSettings;
 use sesame_core::types::{Email, PersonName};
-use sesame_core::{AccountService, AccountSettings};
+use sesame_core::{AccountService, AccountSettings, CoreSettings, Services};
 use sesame_web::{AppState, CaptchaSettings, WebSettings};
 use std::sync::Arc;
 use time::macros::datetime;
@@ -91,42 +91,36 @@ impl TestApp {
                 .unwrap();
         let clock = Arc::new(ManualClock::new(datetime!(2026-11-24 09:00 UTC)));
         let hasher = PasswordHasher::start(&options.hashing).unwrap();
-        let auth = AuthService::new(
-            Arc::clone(&store),
-            clock.clone(),
-            hasher.clone(),
-            PasswordPolicy::new(&options.policy),
-            branding(),
-            options.sessions.clone(),
-            options.throttle.clone(),
-        );
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         std_listener.set_nonblocking(true).unwrap();
         let https = options.tls.as_ref().is_some_and(|t| t.cert_file.is_some());
         let scheme = if https { "https" } else { "http" };
         let base = format!("{scheme}://{}", std_listener.local_addr().unwrap());
-        let reset = sesame_core::reset::ResetService::new(
-            Arc::clone(&store),
-            clock.clone(),
-            hasher.clone(),
-            PasswordPolicy::new(&options.policy),
-            branding(),
-            options.reset.clone(),
-            &base,
-        );
+        // Built as the binary builds them.
+        let core = CoreSettings {
+            branding: branding(),
+            public_url: base.clone(),
+            policy: options.policy.clone(),
+            accounts: AccountSettings::default(),
+            sessions: options.sessions.clone(),
+            throttle: options.throttle.clone(),
+            reset: options.reset.clone(),
+            api: sesame_core::tokens::ApiSettings::default(),
+        };
+        let services = Services::new(Arc::clone(&store), clock.clone(), hasher, &core);
         let settings = WebSettings {
             public_url: base.clone(),
             trusted_proxies: Vec::new(),
             services: options.services.clone(),
             captcha: CaptchaSettings { enabled: options.captcha },
-            api: sesame_core::api::ApiSettings::default(),
+            branding: branding(),
             downloads: options.downloads.clone(),
             help_html: options.help.as_deref().map(sesame_web::help::render),
-            temporary_password_days: 7,
         };
         let tls = options.tls.clone().unwrap_or_default();
         let trust = sesame_web::certs::Trust::load(&tls).unwrap();
-        let mut state = AppState::new(auth, reset, settings, branding());
+        let accounts = services.accounts.clone();
+        let mut state = AppState::new(services, settings);
         if let Some(cert_settings) = &options.certificates {
             let verifier =
                 sesame_web::certs::Verifier::new(cert_settings, sesame_web::certs::Trust::load(&tls).unwrap()).unwrap();
@@ -146,7 +140,6 @@ impl TestApp {
                 axum::serve(listener, app).await.unwrap();
             });
         }
-        let accounts = AccountService::new(Arc::clone(&store), clock.clone(), hasher, AccountSettings::default());
         Self { base, store, clock, accounts, _dir: dir }
     }
 

@@ -42,7 +42,7 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     let delivery = tokio::spawn(worker.run(until_stopped(stopped.clone())));
     let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), until_stopped(stopped.clone())));
 
-    let mut state = app::web_state(config, &store, &clock, app::hasher(config)?).with_mail_waker(waker);
+    let mut state = app::web_state(config, app::services(config, &store, &clock)?).with_mail_waker(waker);
     if let Some(v) = &verifier {
         state = state.with_certificates(Arc::clone(v));
     }

@@ -1,0 +1,99 @@
+//! Every use case, built in one place over one shared set of dependencies: the binary and the
+//! tests make their [`Services`] the same way.
+
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+use crate::accounts::{AccountService, AccountSettings};
+use crate::branding::Branding;
+use crate::captcha::Captcha;
+use crate::certificate::Certificates;
+use crate::clock::Clock;
+use crate::deps::Deps;
+use crate::hashing::PasswordHasher;
+use crate::limits::AddressLimits;
+use crate::passwords::Passwords;
+use crate::policy::{PasswordPolicy, PolicySettings};
+use crate::reset::{ResetService, ResetSettings};
+use crate::sessions::{SessionSettings, Sessions};
+use crate::signin::SignIn;
+use crate::store::{Store, StoreResult};
+use crate::throttle::ThrottleSettings;
+use crate::tokens::{ApiSettings, ApiTokens};
+
+/// The settings of the use cases, each section as configuration names it.
+#[derive(Debug, Clone, Default)]
+pub struct CoreSettings {
+    pub branding: Branding,
+    /// Every link in e-mails is built from it.
+    pub public_url: String,
+    pub policy: PolicySettings,
+    pub accounts: AccountSettings,
+    pub sessions: SessionSettings,
+    pub throttle: ThrottleSettings,
+    pub reset: ResetSettings,
+    pub api: ApiSettings,
+}
+
+/// The use cases, by what each owns.
+#[derive(Debug, Clone)]
+pub struct Services {
+    deps: Deps,
+    /// Creating accounts, temporary passwords, disabling, pinning certificates.
+    pub accounts: AccountService,
+    /// The credential check and the browser sign-in.
+    pub sign_in: SignIn,
+    /// Browser sessions: resolve, list, end.
+    pub sessions: Sessions,
+    /// Changing a password from "Mon compte" or at first connection.
+    pub passwords: Passwords,
+    /// The desktop API's tokens.
+    pub tokens: ApiTokens,
+    /// Sign-in with a client certificate.
+    pub certificates: Certificates,
+    /// "Mot de passe oublié".
+    pub reset: ResetService,
+    pub captcha: Captcha,
+    /// Per-address limits.
+    pub limits: AddressLimits,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, hasher: PasswordHasher, settings: &CoreSettings) -> Self {
+        let policy = PasswordPolicy::new(&settings.policy);
+        let deps = Deps::new(store, clock, hasher, policy, settings.branding.clone());
+        let sessions = Sessions::new(deps.clone(), settings.sessions.clone());
+        let sign_in = SignIn::new(deps.clone(), settings.throttle.clone(), sessions.clone());
+        let passwords = Passwords::new(deps.clone(), sign_in.clone(), sessions.clone());
+        let tokens = ApiTokens::new(deps.clone(), settings.api.clone(), sign_in.clone(), passwords.clone());
+        Self {
+            accounts: AccountService::new(deps.clone(), settings.accounts.clone()),
+            certificates: Certificates::new(deps.clone(), sessions.clone(), tokens.clone()),
+            reset: ResetService::new(deps.clone(), passwords.clone(), settings.reset.clone(), &settings.public_url),
+            captcha: Captcha::new(deps.clone()),
+            limits: AddressLimits::new(deps.clone(), settings.throttle.clone()),
+            sign_in,
+            sessions,
+            passwords,
+            tokens,
+            deps,
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        self.deps.store()
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        self.deps.now()
+    }
+
+    pub fn policy(&self) -> &PasswordPolicy {
+        self.deps.policy()
+    }
+
+    /// Readiness: the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.deps.store().ping().await
+    }
+}

@@ -1,0 +1,253 @@
+//! Signing in with an identifier and a password: the one credential check of every channel
+//! (pages, desktop API), with the throttling gate, argon2id, failure counting and audit.
+//!
+//! Every credential failure (unknown identifier, wrong password, disabled account, throttled
+//! identifier) gives the one [`LoginOutcome::Refused`] after the same work (a dummy hash when
+//! there is nothing to check). A state is revealed only after the correct password was given.
+
+use time::OffsetDateTime;
+
+use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
+use crate::deps::Deps;
+use crate::error::AuthError;
+use crate::mail::{MailMessage, OutboxMail};
+use crate::model::{Account, AccountStatus, PasswordCredential};
+use crate::secret::digest;
+use crate::session::AuthMethod;
+use crate::sessions::{OpenedSession, Sessions};
+use crate::store::Tx;
+use crate::throttle::{Gate, ThrottleSettings, WINDOW};
+use crate::types::{LoginIdentifier, Password};
+
+#[derive(Debug)]
+pub enum LoginOutcome {
+    SignedIn(Box<OpenedSession>),
+    /// The one answer to every credential failure.
+    Refused {
+        captcha_required: bool,
+    },
+    /// A captcha was required and its answer was wrong or missing; nothing was checked.
+    CaptchaFailed,
+    /// The password was right, but it is a temporary one past its validity.
+    TemporaryPasswordExpired,
+}
+
+/// The outcome of checking an identifier and a password, before any grant.
+#[derive(Debug)]
+pub(crate) enum Check {
+    Verified(Box<Verified>),
+    Refused { captcha_required: bool },
+    Throttled { until: Option<OffsetDateTime>, captcha_required: bool },
+    CaptchaFailed,
+    TemporaryPasswordExpired,
+}
+
+/// A right password for an active account.
+#[derive(Debug)]
+pub(crate) struct Verified {
+    pub(crate) account: Account,
+    pub(crate) credential: PasswordCredential,
+    pub(crate) previous_failures: u32,
+    pub(crate) rehash: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    deps: Deps,
+    throttle: ThrottleSettings,
+    sessions: Sessions,
+}
+
+impl SignIn {
+    pub fn new(deps: Deps, throttle: ThrottleSettings, sessions: Sessions) -> Self {
+        Self { deps, throttle, sessions }
+    }
+
+    /// Whether the next attempt for this identifier must carry a captcha.
+    pub async fn captcha_required(&self, identifier: &LoginIdentifier) -> Result<bool, AuthError> {
+        let state = self.deps.store.throttle_state(identifier.key()).await?;
+        Ok(match self.throttle.gate(state.as_ref(), self.deps.now()) {
+            Gate::Open { captcha_required } | Gate::Closed { captcha_required, .. } => captcha_required,
+        })
+    }
+
+    /// Signs in a browser with an identifier and a password.
+    pub async fn login(
+        &self,
+        identifier: &LoginIdentifier,
+        password: &Password,
+        captcha_passed: bool,
+        ctx: &RequestContext,
+    ) -> Result<LoginOutcome, AuthError> {
+        Ok(match self.check(identifier, password, captcha_passed, ctx).await? {
+            Check::Verified(verified) => {
+                let now = self.deps.now();
+                let mut tx = self.deps.store.begin().await?;
+                self.record(tx.as_mut(), &verified, "browser", ctx, now).await?;
+                let temporary = verified.credential.is_temporary();
+                let opened = self
+                    .sessions
+                    .open_in(tx.as_mut(), &verified.account, AuthMethod::Password, temporary, ctx, now)
+                    .await?;
+                tx.commit().await?;
+                LoginOutcome::SignedIn(Box::new(opened))
+            }
+            // A throttled browser sees the same page as any wrong password.
+            Check::Refused { captcha_required } | Check::Throttled { captcha_required, .. } => {
+                LoginOutcome::Refused { captcha_required }
+            }
+            Check::CaptchaFailed => LoginOutcome::CaptchaFailed,
+            Check::TemporaryPasswordExpired => LoginOutcome::TemporaryPasswordExpired,
+        })
+    }
+
+    /// Checks an identifier and a password against the throttling gate and the stored hash;
+    /// failures are counted and audited here, successes by the channel's grant.
+    pub(crate) async fn check(
+        &self,
+        identifier: &LoginIdentifier,
+        password: &Password,
+        captcha_passed: bool,
+        ctx: &RequestContext,
+    ) -> Result<Check, AuthError> {
+        let key = identifier.key();
+        let now = self.deps.now();
+        let state = self.deps.store.throttle_state(key).await?;
+        let gate = self.throttle.gate(state.as_ref(), now);
+        let captcha_required =
+            matches!(gate, Gate::Open { captcha_required: true } | Gate::Closed { captcha_required: true, .. });
+        if captcha_required && !captcha_passed {
+            return Ok(Check::CaptchaFailed);
+        }
+        if let Gate::Closed { until, .. } = gate {
+            return self.throttled(identifier, password, until, captcha_required, ctx).await;
+        }
+        let account = self.deps.store.account_by_identifier_key(key).await?;
+        let credential = match &account {
+            Some(a) => self.deps.store.password_credential(a.id).await?,
+            None => None,
+        };
+        let (Some(account), Some(credential)) = (account, credential) else {
+            self.deps.hasher.verify_dummy(password).await?;
+            return self.refuse(identifier, None, "unknown_identifier", ctx).await;
+        };
+        let verification = self.deps.hasher.verify(password, &credential.phc).await?;
+        if !verification.matches {
+            return self.refuse(identifier, Some(&account), "wrong_password", ctx).await;
+        }
+        if account.status == AccountStatus::Disabled {
+            return self.refuse(identifier, Some(&account), "account_disabled", ctx).await;
+        }
+        if credential.temporary_until.is_some_and(|until| until <= now) {
+            return self.temporary_expired(identifier, &account, ctx).await;
+        }
+        let rehash = if verification.needs_rehash { Some(self.deps.hasher.hash(password).await?) } else { None };
+        let previous_failures = state.map_or(0, |s| s.consecutive_failures);
+        Ok(Check::Verified(Box::new(Verified { account, credential, previous_failures, rehash })))
+    }
+
+    /// No password is checked while the gate is closed; the same work is spent all the same.
+    async fn throttled(
+        &self,
+        identifier: &LoginIdentifier,
+        password: &Password,
+        until: Option<OffsetDateTime>,
+        captcha_required: bool,
+        ctx: &RequestContext,
+    ) -> Result<Check, AuthError> {
+        self.deps.hasher.verify_dummy(password).await?;
+        let account = self.deps.store.account_by_identifier_key(identifier.key()).await?;
+        let details = serde_json::json!({
+            "identifier_hash": identifier_hash(identifier),
+            "until": until.map(|u| u.unix_timestamp()),
+        });
+        let event = AuditEvent::about_maybe(AuditAction::LoginThrottled, Outcome::Failure, account.as_ref(), ctx)
+            .with_details(details);
+        self.deps.audit(event).await?;
+        Ok(Check::Throttled { until, captcha_required })
+    }
+
+    async fn temporary_expired(
+        &self,
+        identifier: &LoginIdentifier,
+        account: &Account,
+        ctx: &RequestContext,
+    ) -> Result<Check, AuthError> {
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
+        tx.clear_login_failures(identifier.key()).await?;
+        let event = AuditEvent::about(AuditAction::LoginRefusedExpiredTemporary, Outcome::Failure, account, ctx);
+        tx.append_audit(&event, now).await?;
+        tx.commit().await?;
+        Ok(Check::TemporaryPasswordExpired)
+    }
+
+    /// What every successful sign-in writes, in the transaction of its grant: a better hash if
+    /// the parameters changed, counters cleared, the holder told after repeated failures, audit.
+    pub(crate) async fn record(
+        &self,
+        tx: &mut dyn Tx,
+        verified: &Verified,
+        channel: &str,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<(), AuthError> {
+        let account = &verified.account;
+        if let Some(phc) = &verified.rehash {
+            tx.set_password(account.id, &PasswordCredential { phc: phc.clone(), ..verified.credential.clone() })
+                .await?;
+        }
+        tx.clear_login_failures(&account.identifier.key()).await?;
+        if verified.previous_failures >= self.throttle.captcha_after {
+            let message = MailMessage::LoginAfterFailures {
+                first_name: account.first_name.to_string(),
+                last_name: account.last_name.to_string(),
+                failures: verified.previous_failures,
+                at: now,
+                ip: ctx.ip.clone(),
+            };
+            tx.enqueue_mail(&OutboxMail::about(account, message), now).await?;
+        }
+        let details = serde_json::json!({ "method": "password", "channel": channel, "temporary": verified.credential.is_temporary() });
+        let event =
+            AuditEvent::about(AuditAction::LoginSucceeded, Outcome::Success, account, ctx).with_details(details);
+        tx.append_audit(&event, now).await?;
+        Ok(())
+    }
+
+    /// Counts a failed sign-in (or a wrong current password) for `identifier`: the delay it
+    /// earns, the audit event.
+    pub(crate) async fn refuse(
+        &self,
+        identifier: &LoginIdentifier,
+        account: Option<&Account>,
+        reason: &str,
+        ctx: &RequestContext,
+    ) -> Result<Check, AuthError> {
+        let now = self.deps.now();
+        let key = identifier.key();
+        let mut tx = self.deps.store.begin().await?;
+        let mut details = serde_json::json!({ "reason": reason, "identifier_hash": identifier_hash(identifier) });
+        let mut captcha_required = false;
+        if self.throttle.enabled {
+            let state = tx.record_login_failure(key, now, WINDOW).await?;
+            if let Some(until) = self.throttle.block_after_failure(&state, now) {
+                tx.set_login_block(key, Some(until)).await?;
+                details["blocked_until"] = until.unix_timestamp().into();
+            }
+            captcha_required = state.consecutive_failures >= self.throttle.captcha_after;
+            details["consecutive_failures"] = state.consecutive_failures.into();
+        }
+        let event =
+            AuditEvent::about_maybe(AuditAction::LoginFailed, Outcome::Failure, account, ctx).with_details(details);
+        tx.append_audit(&event, now).await?;
+        tx.commit().await?;
+        Ok(Check::Refused { captcha_required })
+    }
+}
+
+/// A short digest of what was typed as an identifier: correlates attempts in the audit trail
+/// without storing what may be a mistyped password.
+fn identifier_hash(identifier: &LoginIdentifier) -> String {
+    digest(identifier.key()).iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
