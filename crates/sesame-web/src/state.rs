@@ -5,7 +5,7 @@ use axum::extract::FromRef;
 use sesame_core::Services;
 use std::sync::Arc;
 
-use crate::certs::Verifier;
+use crate::certs::{CertificateSignIn, Verifier};
 use crate::request::CookieJar;
 use crate::settings::WebSettings;
 use crate::view::Views;
@@ -26,10 +26,6 @@ impl MailWaker {
         }
     }
 }
-
-/// Certificate sign-in, when enabled.
-#[derive(Debug, Clone, Default)]
-pub struct CertificateSignIn(pub Option<Arc<Verifier>>);
 
 #[derive(Clone)]
 pub struct AppState {

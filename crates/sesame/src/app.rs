@@ -24,7 +24,8 @@ pub async fn open_store_with(config: &Config, sealer: Sealer) -> Result<Arc<dyn 
 
 /// The key ring of `secrets.key_file` (the default file is created at first start).
 pub fn sealer(config: &Config) -> Result<Sealer, CliError> {
-    Ok(Sealer::new(crate::keyfile::load(config)?))
+    let (path, named) = config.key_file();
+    Ok(Sealer::new(crate::keyfile::load(&path, named)?))
 }
 
 pub fn clock() -> Arc<dyn Clock> {

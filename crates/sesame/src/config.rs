@@ -439,7 +439,8 @@ fn validate(config: &Config) -> Vec<Problem> {
             Err(e) => out.push(problem("tls", e)),
         }
     }
-    if let Err(reason) = crate::keyfile::check(config) {
+    let (key_file, named) = config.key_file();
+    if let Err(reason) = crate::keyfile::check(&key_file, named) {
         out.push(problem("secrets.key_file", reason));
     }
     if config.policy.preset == Preset::Cnil2022Cas2 && !config.throttle.enabled {

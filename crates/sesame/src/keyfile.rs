@@ -7,7 +7,6 @@ use std::io::Write as _;
 use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
 use std::path::Path;
 
-use crate::config::Config;
 use crate::error::CliError;
 
 /// Reads the key ring of `path`: it must be readable by its owner only.
@@ -24,26 +23,21 @@ pub fn read(path: &Path) -> Result<KeyRing, String> {
     KeyRing::parse(&text).map_err(|e| format!("{} is not a valid key file: {e}", path.display()))
 }
 
-/// What `config check` says of the key file: a named one must exist and be valid; the default
-/// one may be missing (it will be created).
-pub fn check(config: &Config) -> Result<(), String> {
-    let (path, named) = config.key_file();
+/// What `config check` says of the key file at `path` (`named` in the configuration, or the
+/// default): a named one must exist and be valid; the default one may be missing (it will be
+/// created).
+pub fn check(path: &Path, named: bool) -> Result<(), String> {
     if !path.exists() {
         if named {
-            return Err(missing(&path));
+            return Err(missing(path));
         }
         return Ok(());
     }
-    read(&path).map(|_| ())
+    read(path).map(|_| ())
 }
 
-/// Whether a configuration problem is only that the named key file does not exist yet (which
-/// `sesame secrets rotate` is there to fix).
-pub fn is_missing_key_file(problem: &crate::config::Problem, config: &Config) -> bool {
-    problem.key == "secrets.key_file" && problem.reason == missing(&config.key_file().0)
-}
-
-fn missing(path: &Path) -> String {
+/// Why a named key file that does not exist yet is refused (`sesame secrets rotate` creates it).
+pub fn missing(path: &Path) -> String {
     format!(
         "{} does not exist: create it with `sesame secrets rotate` on one node, then copy it (mode 0600) to every other node",
         path.display()
@@ -51,16 +45,15 @@ fn missing(path: &Path) -> String {
 }
 
 /// The key ring to use: the key file's, or, for the default file only, a new one written there.
-pub fn load(config: &Config) -> Result<KeyRing, CliError> {
-    let (path, named) = config.key_file();
+pub fn load(path: &Path, named: bool) -> Result<KeyRing, CliError> {
     if path.exists() {
-        return read(&path).map_err(CliError::bad);
+        return read(path).map_err(CliError::bad);
     }
     if named {
-        return Err(CliError::bad(missing(&path)));
+        return Err(CliError::bad(missing(path)));
     }
     let ring = KeyRing::generate();
-    write(&path, &ring)?;
+    write(path, &ring)?;
     tracing::info!(file = %path.display(), key = ring.primary_id(), "created the key file of the secrets at rest");
     Ok(ring)
 }

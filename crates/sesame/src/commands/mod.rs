@@ -47,8 +47,8 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
 pub fn load(file: Option<&std::path::Path>, creates_key_file: bool) -> Result<Config, CliError> {
     let mut checked = crate::config::check(file);
     if creates_key_file {
-        let config = checked.config.clone();
-        checked.errors.retain(|p| !crate::keyfile::is_missing_key_file(p, &config));
+        let missing = crate::keyfile::missing(&checked.config.key_file().0);
+        checked.errors.retain(|p| !(p.key == "secrets.key_file" && p.reason == missing));
     }
     if checked.errors.is_empty() {
         return Ok(checked.config);

@@ -10,187 +10,26 @@
 
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use base64::Engine as _;
 use rustls::pki_types::pem::PemObject as _;
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
-use serde::{Deserialize, Serialize};
+use rustls::pki_types::{CertificateDer, UnixTime};
 use sesame_core::Services;
 use sesame_core::certificate::CertificateIdentity;
 use sesame_core::types::NationalId;
 use sha2::{Digest as _, Sha256};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use time::OffsetDateTime;
 
 use crate::error::WebError;
 use crate::settings::IpNet;
-use crate::state::CertificateSignIn;
 
-/// `[client_certificate]`
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClientCertificateSettings {
-    /// Offer "Authentification par certificat client".
-    pub enabled: bool,
-    /// Reverse proxies allowed to pass the client certificate in `header` (addresses or CIDR).
-    pub trusted_proxies: Vec<String>,
-    /// The header a trusted proxy fills: nginx's `$ssl_client_escaped_cert` (URL-escaped PEM)
-    /// or RFC 9440 `Client-Cert` (`:base64-DER:`); both forms are understood.
-    pub header: String,
-    /// How to find the national identifier in the certificate.
-    pub identity: IdentityRule,
-}
+mod header;
+mod refusal;
+mod settings;
 
-impl Default for ClientCertificateSettings {
-    fn default() -> Self {
-        Self {
-            enabled: false,
-            trusted_proxies: Vec::new(),
-            header: "X-SSL-Client-Cert".into(),
-            identity: IdentityRule::default(),
-        }
-    }
-}
-
-/// Where the health professional's national identifier (`idNat_PS`) is in the subject.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct IdentityRule {
-    /// Subject attribute: `CN`, `serialNumber`, `UID`, `OU` or `O`.
-    pub attribute: String,
-    /// Regular expression; its first capture group (or whole match) is the identifier.
-    pub pattern: String,
-}
-
-impl Default for IdentityRule {
-    fn default() -> Self {
-        Self { attribute: "CN".into(), pattern: r"(?:^|[^0-9])(8[0-9]{11}|0[0-9]{9})(?:[^0-9]|$)".into() }
-    }
-}
-
-/// `[tls]`: built-in HTTPS, and the authorities and revocation lists client certificates are
-/// judged against (in proxy mode too).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq, Default)]
-#[serde(deny_unknown_fields, default)]
-pub struct TlsSettings {
-    /// Server certificate chain (PEM); with `key_file`, Sésame serves HTTPS itself.
-    pub cert_file: Option<PathBuf>,
-    pub key_file: Option<PathBuf>,
-    /// Certificate authorities of client certificates (PEM bundle).
-    pub client_ca_file: Option<PathBuf>,
-    /// Certificate revocation lists (PEM or DER), reloaded when they change.
-    pub crl_files: Vec<PathBuf>,
-}
-
-/// Why a certificate was refused; each has its own page.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// No certificate came with the request.
-    Missing,
-    /// Not issued by a configured authority, or unreadable.
-    NotRecognised,
-    Expired,
-    NotYetValid,
-    Revoked,
-    /// Not meant for client authentication (key usage or extended key usage).
-    WrongUsage,
-    /// Valid, but no active account is pinned to it or holds its national identifier.
-    NoAccount,
-}
-
-impl Refusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Missing => "no_certificate",
-            Self::NotRecognised => "not_recognised",
-            Self::Expired => "expired",
-            Self::NotYetValid => "not_yet_valid",
-            Self::Revoked => "revoked",
-            Self::WrongUsage => "wrong_usage",
-            Self::NoAccount => "no_account",
-        }
-    }
-
-    /// The refusal page's title (also the API problem's `title`).
-    pub fn title(self) -> &'static str {
-        match self {
-            Self::Missing => "Aucun certificat présenté",
-            Self::NotRecognised => "Certificat non reconnu",
-            Self::Expired => "Certificat expiré",
-            Self::NotYetValid => "Certificat pas encore valide",
-            Self::Revoked => "Certificat révoqué",
-            Self::WrongUsage => "Certificat non prévu pour l'authentification",
-            Self::NoAccount => "Aucun compte n'est associé à ce certificat",
-        }
-    }
-
-    /// What happened and what to do, in French.
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Self::Missing => {
-                "Votre navigateur n'a présenté aucun certificat. Insérez votre carte CPS dans le lecteur (ou installez votre certificat logiciel), choisissez-le quand le navigateur le propose, puis réessayez."
-            }
-            Self::NotRecognised => "Ce certificat n'a pas été délivré par une autorité reconnue par ce portail.",
-            Self::Expired => {
-                "Ce certificat a dépassé sa date de fin de validité. Utilisez une carte ou un certificat en cours de validité."
-            }
-            Self::NotYetValid => {
-                "Ce certificat n'est pas encore entré en validité. Réessayez à partir de sa date de début de validité."
-            }
-            Self::Revoked => "Ce certificat a été révoqué par son autorité : il ne permet plus de se connecter.",
-            Self::WrongUsage => {
-                "Ce certificat n'est pas destiné à l'authentification d'une personne (usage « authentification client »)."
-            }
-            Self::NoAccount => {
-                "Ce certificat est valide, mais aucun compte actif de ce portail ne lui correspond (identifiant national ou certificat associé par le support)."
-            }
-        }
-    }
-}
-
-/// Authorities and revocation lists, as loaded from their files.
-#[derive(Debug, Default)]
-pub struct Trust {
-    anchors: Vec<CertificateDer<'static>>,
-    crls: Vec<CertificateRevocationListDer<'static>>,
-}
-
-impl Trust {
-    pub fn load(settings: &TlsSettings) -> Result<Self, String> {
-        let anchors = match &settings.client_ca_file {
-            Some(path) => CertificateDer::pem_file_iter(path)
-                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-                .map_err(|e| format!("cannot read the client CA bundle {}: {e}", path.display()))?,
-            None => Vec::new(),
-        };
-        let mut crls = Vec::new();
-        for path in &settings.crl_files {
-            crls.extend(read_crls(path)?);
-        }
-        Ok(Self { anchors, crls })
-    }
-
-    /// Trust in these authorities only, without revocation lists.
-    pub fn from_anchors(anchors: Vec<CertificateDer<'static>>) -> Self {
-        Self { anchors, crls: Vec::new() }
-    }
-
-    pub fn anchors(&self) -> &[CertificateDer<'static>] {
-        &self.anchors
-    }
-}
-
-fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the CRL {}: {e}", path.display()))?;
-    if bytes.starts_with(b"-----") {
-        CertificateRevocationListDer::pem_slice_iter(&bytes)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("{}: {e}", path.display()))
-    } else {
-        Ok(vec![CertificateRevocationListDer::from(bytes)])
-    }
-}
+pub use header::parse_header;
+pub use refusal::Refusal;
+pub use settings::{ClientCertificateSettings, IdentityRule, TlsSettings, Trust};
 
 /// Judges client certificates; the trust can be replaced while running (SIGHUP, file change).
 #[derive(Debug)]
@@ -335,35 +174,6 @@ impl Verifier {
     }
 }
 
-/// `Client-Cert: :base64-DER:` (RFC 9440), or nginx's URL-escaped PEM.
-pub fn parse_header(value: &str) -> Option<Vec<u8>> {
-    let value = value.trim();
-    if let Some(b64) = value.strip_prefix(':').and_then(|v| v.strip_suffix(':')) {
-        return base64::engine::general_purpose::STANDARD.decode(b64).ok();
-    }
-    let pem = percent_decode(value);
-    CertificateDer::from_pem_slice(pem.as_bytes()).ok().map(|c| c.to_vec())
-}
-
-fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn digital_signature_allowed(der: &[u8]) -> bool {
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
         return false;
@@ -374,6 +184,10 @@ fn digital_signature_allowed(der: &[u8]) -> bool {
         Err(_) => false,
     }
 }
+
+/// Certificate sign-in, when enabled: the verifier the router's state holds.
+#[derive(Debug, Clone, Default)]
+pub struct CertificateSignIn(pub Option<Arc<Verifier>>);
 
 /// The chain presented with a request (possibly empty).
 #[derive(Debug)]
