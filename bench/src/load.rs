@@ -75,21 +75,40 @@ where
             s
         });
     }
+    let samples = tasks.join_all().await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = (running.cpu_seconds() - cpu_before) / elapsed * 100.0;
+    let outcome = summarise(name, clients, samples, elapsed, expected, cpu, running.peak_rss_mb());
+    println!(
+        "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {}",
+        outcome.requests_per_second, outcome.p50_ms, outcome.p99_ms, outcome.statuses
+    );
+    outcome
+}
+
+/// The clients' samples as one scenario's figures.
+fn summarise(
+    name: &str,
+    clients: usize,
+    samples: Vec<Samples>,
+    elapsed: f64,
+    expected: &[u16],
+    server_cpu_percent: f64,
+    peak_rss_mb: f64,
+) -> Outcome {
     let mut latencies = Vec::new();
     let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
-    for s in tasks.join_all().await {
+    for s in samples {
         latencies.extend(s.latencies_us);
         for (k, v) in s.statuses {
             *statuses.entry(k).or_default() += v;
         }
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    let cpu = (running.cpu_seconds() - cpu_before) / elapsed * 100.0;
     latencies.sort_unstable();
     let requests = latencies.len() as u64;
     let unexpected =
         statuses.iter().filter(|(k, _)| !expected.iter().any(|e| e.to_string() == **k)).map(|(_, v)| v).sum();
-    let outcome = Outcome {
+    Outcome {
         name: name.to_owned(),
         clients,
         requests,
@@ -99,15 +118,10 @@ where
         p99_ms: percentile(&latencies, 0.99),
         statuses: statuses.iter().map(|(k, v)| format!("{k}×{v}")).collect::<Vec<_>>().join(", "),
         unexpected,
-        server_cpu_percent: cpu,
-        peak_rss_mb: running.peak_rss_mb(),
+        server_cpu_percent,
+        peak_rss_mb,
         notes: Vec::new(),
-    };
-    println!(
-        "{name}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {}",
-        outcome.requests_per_second, outcome.p50_ms, outcome.p99_ms, outcome.statuses
-    );
-    outcome
+    }
 }
 
 /// Sends a request; its status, or why it got none.

@@ -109,11 +109,7 @@ async fn run(args: &Args) -> Result<(), String> {
         None => server::build_release()?,
     };
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let raw_rate = || {
-        let raw = server::raw_argon2_rate(Duration::from_secs(args.seconds.clamp(1, 5)), cores);
-        println!("raw argon2id (m=19456 KiB, t=2, p=1, {cores} threads, memory reused): {raw:.1} hashes/s");
-        raw
-    };
+    let raw_rate = || raw_argon2_rate(args, cores);
     let database_url = if args.postgres { Some(sesame_testkit::postgres_database_url().await) } else { None };
     let seeded = server::Seeded::new(args.accounts, database_url).await?;
     let duration = Duration::from_secs(args.seconds);
@@ -148,9 +144,7 @@ async fn run(args: &Args) -> Result<(), String> {
 
     if args.runs('c') {
         let no_throttle = server::Running::start(&binary, &seeded, false).await?;
-        let at = scenarios.iter().position(|s| s.name.as_str() > "(c)").unwrap_or(scenarios.len());
-        scenarios.insert(at, load::login(&no_throttle, &seeded, logins, duration, false).await);
-        drop(no_throttle);
+        insert_in_order(&mut scenarios, load::login(&no_throttle, &seeded, logins, duration, false).await);
     }
 
     let login_rps = scenarios.iter().find(|s| s.name.starts_with("(b)")).map_or(0.0, |s| s.requests_per_second);
@@ -167,7 +161,26 @@ async fn run(args: &Args) -> Result<(), String> {
         idle_rss_mb,
         scenarios,
     };
-    let table = markdown(&report);
+    write_report(args, &report)
+}
+
+/// The raw argon2id rate on every core, printed.
+fn raw_argon2_rate(args: &Args, cores: usize) -> f64 {
+    let raw = server::raw_argon2_rate(Duration::from_secs(args.seconds.clamp(1, 5)), cores);
+    println!("raw argon2id (m=19456 KiB, t=2, p=1, {cores} threads, memory reused): {raw:.1} hashes/s");
+    raw
+}
+
+/// Scenario (c) runs on its own server, last: its place in the report is by its name.
+fn insert_in_order(scenarios: &mut Vec<load::Outcome>, outcome: load::Outcome) {
+    let at = scenarios.iter().position(|s| s.name.as_str() > outcome.name.as_str()).unwrap_or(scenarios.len());
+    scenarios.insert(at, outcome);
+}
+
+/// Prints the tables, writes the JSON (and the docs with `--update-docs`); fails when a scenario
+/// got unexpected answers.
+fn write_report(args: &Args, report: &Report) -> Result<(), String> {
+    let table = markdown(report);
     println!("\n{table}");
     let out = args.out.clone().unwrap_or_else(|| {
         let name = if args.postgres { "latest-postgres.json" } else { "latest.json" };
@@ -180,7 +193,7 @@ async fn run(args: &Args) -> Result<(), String> {
     if let Some(dir) = out.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    std::fs::write(&out, serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?)
+    std::fs::write(&out, serde_json::to_string_pretty(report).map_err(|e| e.to_string())?)
         .map_err(|e| format!("{}: {e}", out.display()))?;
     println!("JSON report: {}", out.display());
     if args.update_docs && !args.only.is_empty() {

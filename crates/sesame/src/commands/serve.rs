@@ -27,17 +27,8 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     warn_of_unknown_keys(&store, &sealer).await;
     let clock = app::clock();
     let worker = app::worker(config, &store, &clock)?;
-    let trust = || Trust::load(&config.tls).map_err(CliError::bad);
-    let verifier = if config.client_certificate.enabled {
-        Some(Arc::new(Verifier::new(&config.client_certificate, trust()?).map_err(CliError::bad)?))
-    } else {
-        None
-    };
+    let verifier = verifier(config)?;
     let (stop, stopped) = watch::channel(false);
-    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-
     let waker = worker.waker();
     let delivery = tokio::spawn(worker.run(until_stopped(stopped.clone())));
     let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), until_stopped(stopped.clone())));
@@ -47,10 +38,9 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
         state = state.with_certificates(Arc::clone(v));
     }
     let app = sesame_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let https = config.tls.cert_file.is_some();
     tracing::info!(
         listen = %config.listen,
-        https,
+        https = config.tls.cert_file.is_some(),
         certificates = verifier.is_some(),
         public_url = %config.public_url,
         database = %sesame_store::redact_url(&config.database_url()),
@@ -61,35 +51,60 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
         shutdown_signal().await;
         let _ = stop.send(true);
     };
-    if https {
-        let server_config = sesame_web::tls::server_config(&config.tls, &trust()?).map_err(CliError::bad)?;
-        let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config));
-        let handle = axum_server::Handle::new();
-        let reloaded = Reloaded { verifier: verifier.clone(), rustls: Some(rustls.clone()), sealer };
-        tokio::spawn(reload_loop(config.clone(), reloaded, until_stopped(stopped.clone())));
-        let graceful = handle.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            graceful.graceful_shutdown(Some(Duration::from_secs(10)));
-        });
-        axum_server::from_tcp_rustls(listener, rustls)
-            .map_err(|e| CliError::bad(format!("cannot listen on {}: {e}", config.listen)))?
-            .handle(handle)
-            .serve(app)
-            .await
-            .map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
-    } else {
-        let reloaded = Reloaded { verifier: verifier.clone(), rustls: None, sealer };
-        tokio::spawn(reload_loop(config.clone(), reloaded, until_stopped(stopped.clone())));
-        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| CliError::Runtime(e.to_string()))?;
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|e| CliError::Runtime(format!("the server stopped: {e}")))?;
-    }
+    let reloaded = Reloaded { verifier, rustls: None, sealer };
+    listen(config, listener, app, reloaded, shutdown, stopped).await?;
     let _ = tokio::join!(delivery, purge);
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn until_stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// The certificate verifier, when certificate sign-in is enabled.
+fn verifier(config: &Config) -> Result<Option<Arc<Verifier>>, CliError> {
+    if !config.client_certificate.enabled {
+        return Ok(None);
+    }
+    let trust = Trust::load(&config.tls).map_err(CliError::bad)?;
+    Ok(Some(Arc::new(Verifier::new(&config.client_certificate, trust).map_err(CliError::bad)?)))
+}
+
+type App = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// Serves HTTPS (built-in TLS) or plain HTTP until `shutdown`, reloading files meanwhile.
+async fn listen(
+    config: &Config,
+    listener: std::net::TcpListener,
+    app: App,
+    mut reloaded: Reloaded,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    stopped: watch::Receiver<bool>,
+) -> Result<(), CliError> {
+    let stopped_error = |e: std::io::Error| CliError::Runtime(format!("the server stopped: {e}"));
+    if config.tls.cert_file.is_none() {
+        tokio::spawn(reload_loop(config.clone(), reloaded, until_stopped(stopped)));
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|e| CliError::Runtime(e.to_string()))?;
+        return axum::serve(listener, app).with_graceful_shutdown(shutdown).await.map_err(stopped_error);
+    }
+    let trust = Trust::load(&config.tls).map_err(CliError::bad)?;
+    let server_config = sesame_web::tls::server_config(&config.tls, &trust).map_err(CliError::bad)?;
+    let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server_config));
+    reloaded.rustls = Some(rustls.clone());
+    tokio::spawn(reload_loop(config.clone(), reloaded, until_stopped(stopped)));
+    let handle = axum_server::Handle::new();
+    let graceful = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        graceful.graceful_shutdown(Some(Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener, rustls)
+        .map_err(|e| CliError::bad(format!("cannot listen on {}: {e}", config.listen)))?
+        .handle(handle)
+        .serve(app)
+        .await
+        .map_err(stopped_error)
 }
 
 /// What a running server reloads from files.
