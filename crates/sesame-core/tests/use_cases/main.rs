@@ -1,0 +1,15 @@
+//! The use cases of core, through [`sesame_core::Services`] as the binary builds them, on a real
+//! SQLite database and a clock the tests move.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod world;
+
+mod captcha;
+mod certificates;
+mod limits;
+mod passwords;
+mod reset;
+mod sessions;
+mod sign_in;
+mod tokens;
