@@ -80,6 +80,14 @@ pub enum AuditAction {
     CertificateLoginRefused,
     CertificateBound,
     CertificateUnbound,
+    SecondFactorRequired,
+    SecondFactorSucceeded,
+    SecondFactorFailed,
+    SecondFactorAdded,
+    SecondFactorEnrolmentRefused,
+    SecondFactorRemoved,
+    RecoveryCodeUsed,
+    RecoveryCodesRenewed,
 }
 
 impl AuditAction {
@@ -107,6 +115,14 @@ impl AuditAction {
             Self::CertificateLoginRefused => "certificate_login_refused",
             Self::CertificateBound => "certificate_bound",
             Self::CertificateUnbound => "certificate_unbound",
+            Self::SecondFactorRequired => "second_factor_required",
+            Self::SecondFactorSucceeded => "second_factor_succeeded",
+            Self::SecondFactorFailed => "second_factor_failed",
+            Self::SecondFactorAdded => "second_factor_added",
+            Self::SecondFactorEnrolmentRefused => "second_factor_enrolment_refused",
+            Self::SecondFactorRemoved => "second_factor_removed",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::RecoveryCodesRenewed => "recovery_codes_renewed",
         }
     }
 }

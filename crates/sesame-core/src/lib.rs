@@ -13,6 +13,8 @@ pub mod certificate;
 pub mod clock;
 pub mod deps;
 pub mod error;
+pub mod factor;
+pub mod factors;
 pub mod hashing;
 pub mod keys;
 pub mod limits;
@@ -29,6 +31,7 @@ pub mod signin;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
+pub mod totp;
 pub mod types;
 
 pub use accounts::{AccountError, AccountService, AccountSettings};

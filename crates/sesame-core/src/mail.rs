@@ -52,8 +52,37 @@ pub enum MailMessage {
     },
     /// A client certificate was pinned to the account (or removed).
     CertificateBound { first_name: String, last_name: String, subject: String, fingerprint: String, bound: bool },
+    /// A second factor was added or removed, a recovery code used, a new batch issued.
+    SecondFactor {
+        first_name: String,
+        last_name: String,
+        change: FactorChange,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+        ip: Option<String>,
+    },
     /// `sesame mail test`.
     Test,
+}
+
+/// What happened to an account's second factors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum FactorChange {
+    /// `kind` as pages name it ("application d'authentification"), `name` the holder's.
+    Added {
+        kind: String,
+        name: String,
+    },
+    Removed {
+        kind: String,
+        name: String,
+        by_support: bool,
+    },
+    RecoveryCodeUsed {
+        remaining: u32,
+    },
+    RecoveryCodesRenewed,
 }
 
 /// Replaces what a delivered message must not keep at rest.
@@ -68,6 +97,7 @@ impl MailMessage {
             Self::PasswordChanged { .. } => "password_changed",
             Self::LoginAfterFailures { .. } => "login_after_failures",
             Self::CertificateBound { .. } => "certificate_bound",
+            Self::SecondFactor { .. } => "second_factor",
             Self::Test => "test",
         }
     }

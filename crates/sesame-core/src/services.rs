@@ -10,6 +10,7 @@ use crate::captcha::Captcha;
 use crate::certificate::Certificates;
 use crate::clock::Clock;
 use crate::deps::Deps;
+use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
 use crate::passwords::Passwords;
@@ -33,6 +34,7 @@ pub struct CoreSettings {
     pub throttle: ThrottleSettings,
     pub reset: ResetSettings,
     pub api: ApiSettings,
+    pub second_factor: SecondFactorSettings,
 }
 
 /// The use cases, by what each owns.
@@ -49,6 +51,8 @@ pub struct Services {
     pub passwords: Passwords,
     /// The desktop API's tokens.
     pub tokens: ApiTokens,
+    /// Authenticator apps, recovery codes, the second step of a sign-in.
+    pub factors: SecondFactors,
     /// Sign-in with a client certificate.
     pub certificates: Certificates,
     /// "Mot de passe oublié".
@@ -65,7 +69,10 @@ impl Services {
         let sessions = Sessions::new(deps.clone(), settings.sessions.clone());
         let sign_in = SignIn::new(deps.clone(), settings.throttle.clone(), sessions.clone());
         let passwords = Passwords::new(deps.clone(), sign_in.clone(), sessions.clone());
-        let tokens = ApiTokens::new(deps.clone(), settings.api.clone(), sign_in.clone(), passwords.clone());
+        let factors =
+            SecondFactors::new(deps.clone(), settings.second_factor.clone(), sign_in.clone(), sessions.clone());
+        let tokens =
+            ApiTokens::new(deps.clone(), settings.api.clone(), sign_in.clone(), passwords.clone(), factors.clone());
         Self {
             accounts: AccountService::new(deps.clone(), settings.accounts.clone()),
             certificates: Certificates::new(deps.clone(), sessions.clone(), tokens.clone()),
@@ -76,6 +83,7 @@ impl Services {
             sessions,
             passwords,
             tokens,
+            factors,
             deps,
         }
     }

@@ -7,10 +7,17 @@ use crate::model::AccountId;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SessionId(pub i64);
 
-/// How the user proved who they are (kept for later `amr`/`acr` claims).
+/// How the user proved who they are: shown in "Mon compte" and the audit trail, and what the
+/// OpenID Connect provider turns into `amr` (RFC 8176) and `acr`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
+    /// A password alone.
     Password,
+    /// A password, then a code of an authenticator app.
+    PasswordTotp,
+    /// A password, then one of the recovery codes.
+    PasswordRecoveryCode,
+    /// A client certificate: the card and its PIN, two factors already.
     Certificate,
 }
 
@@ -18,6 +25,8 @@ impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Password => "password",
+            Self::PasswordTotp => "password+totp",
+            Self::PasswordRecoveryCode => "password+recovery_code",
             Self::Certificate => "certificate",
         }
     }
@@ -25,9 +34,26 @@ impl AuthMethod {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "password" => Some(Self::Password),
+            "password+totp" => Some(Self::PasswordTotp),
+            "password+recovery_code" => Some(Self::PasswordRecoveryCode),
             "certificate" => Some(Self::Certificate),
             _ => None,
         }
+    }
+
+    /// The RFC 8176 method references: `pwd`, `otp` (an app's code or a single-use recovery
+    /// code), `sc` and `pin` for the card, and `mfa` whenever two factors were used.
+    pub fn amr(self) -> &'static [&'static str] {
+        match self {
+            Self::Password => &["pwd"],
+            Self::PasswordTotp | Self::PasswordRecoveryCode => &["pwd", "otp", "mfa"],
+            Self::Certificate => &["sc", "pin", "mfa"],
+        }
+    }
+
+    /// Whether two factors were used.
+    pub fn is_multi_factor(self) -> bool {
+        self.amr().contains(&"mfa")
     }
 }
 

@@ -5,23 +5,33 @@
 //! identifier) gives the one [`LoginOutcome::Refused`] after the same work (a dummy hash when
 //! there is nothing to check). A state is revealed only after the correct password was given.
 
-use time::OffsetDateTime;
+use secrecy::{ExposeSecret as _, SecretString};
+use time::{Duration, OffsetDateTime};
 
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use crate::deps::Deps;
 use crate::error::AuthError;
+use crate::factor::NewTicket;
 use crate::mail::{MailMessage, OutboxMail};
 use crate::model::{Account, AccountStatus, PasswordCredential};
-use crate::secret::digest;
-use crate::session::AuthMethod;
+use crate::secret::{digest, generate_token};
+use crate::session::{AuthMethod, ThrottleState};
 use crate::sessions::{OpenedSession, Sessions};
 use crate::store::Tx;
 use crate::throttle::{Gate, ThrottleSettings, WINDOW};
 use crate::types::{LoginIdentifier, Password};
 
+/// How long a sign-in waits for its second step after the correct password.
+pub const TICKET_LIFETIME: Duration = Duration::minutes(5);
+
 #[derive(Debug)]
 pub enum LoginOutcome {
     SignedIn(Box<OpenedSession>),
+    /// The password is right and the account has a second factor: the ticket (for a cookie)
+    /// carries the sign-in to its second step; nothing else is reachable with it.
+    SecondFactorRequired {
+        ticket: SecretString,
+    },
     /// The one answer to every credential failure.
     Refused {
         captcha_required: bool,
@@ -83,7 +93,12 @@ impl SignIn {
             Check::Verified(verified) => {
                 let now = self.deps.now();
                 let mut tx = self.deps.store.begin().await?;
-                self.record(tx.as_mut(), &verified, "browser", ctx, now).await?;
+                if self.needs_second_step(&verified.account).await? {
+                    let ticket = self.second_step_ticket(tx.as_mut(), &verified, "browser", None, ctx, now).await?;
+                    tx.commit().await?;
+                    return Ok(LoginOutcome::SecondFactorRequired { ticket });
+                }
+                self.record(tx.as_mut(), &verified, AuthMethod::Password, "browser", ctx, now).await?;
                 let temporary = verified.credential.is_temporary();
                 let opened = self
                     .sessions
@@ -99,6 +114,51 @@ impl SignIn {
             Check::CaptchaFailed => LoginOutcome::CaptchaFailed,
             Check::TemporaryPasswordExpired => LoginOutcome::TemporaryPasswordExpired,
         })
+    }
+
+    /// The throttling gate of an identifier's counters at `now`.
+    pub(crate) fn gate(&self, state: Option<&ThrottleState>, now: OffsetDateTime) -> Gate {
+        self.throttle.gate(state, now)
+    }
+
+    /// Whether the account has a confirmed second factor to ask after its password.
+    pub(crate) async fn needs_second_step(&self, account: &Account) -> Result<bool, AuthError> {
+        Ok(self.deps.store.second_factors_of(account.id).await?.iter().any(|f| f.confirmed_at.is_some()))
+    }
+
+    /// Issues the ticket that carries a correct password to its second step, in `tx`. Nothing
+    /// of a success is recorded yet (counters stay, so that codes are throttled with the
+    /// password failures); a better hash is kept now, since the password was right.
+    pub(crate) async fn second_step_ticket(
+        &self,
+        tx: &mut dyn Tx,
+        verified: &Verified,
+        channel: &str,
+        client_name: Option<&str>,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<SecretString, AuthError> {
+        let account = &verified.account;
+        if let Some(phc) = &verified.rehash {
+            tx.set_password(account.id, &PasswordCredential { phc: phc.clone(), ..verified.credential.clone() })
+                .await?;
+        }
+        let token = generate_token(32);
+        let ticket = NewTicket {
+            token_hash: digest(token.expose_secret()),
+            account_id: account.id,
+            channel: channel.to_owned(),
+            client_name: client_name.map(str::to_owned),
+            ip: ctx.ip.clone(),
+            created_at: now,
+            expires_at: now + TICKET_LIFETIME,
+        };
+        tx.insert_second_factor_ticket(&ticket).await?;
+        let details = serde_json::json!({ "channel": channel });
+        let event =
+            AuditEvent::about(AuditAction::SecondFactorRequired, Outcome::Success, account, ctx).with_details(details);
+        tx.append_audit(&event, now).await?;
+        Ok(token)
     }
 
     /// Checks an identifier and a password against the throttling gate and the stored hash;
@@ -188,6 +248,7 @@ impl SignIn {
         &self,
         tx: &mut dyn Tx,
         verified: &Verified,
+        method: AuthMethod,
         channel: &str,
         ctx: &RequestContext,
         now: OffsetDateTime,
@@ -208,7 +269,7 @@ impl SignIn {
             };
             tx.enqueue_mail(&OutboxMail::about(account, message), now).await?;
         }
-        let details = serde_json::json!({ "method": "password", "channel": channel, "temporary": verified.credential.is_temporary() });
+        let details = serde_json::json!({ "method": method.as_str(), "channel": channel, "temporary": verified.credential.is_temporary() });
         let event =
             AuditEvent::about(AuditAction::LoginSucceeded, Outcome::Success, account, ctx).with_details(details);
         tx.append_audit(&event, now).await?;

@@ -14,6 +14,9 @@ use crate::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount,
 use crate::session::{ApiToken, NewApiToken, NewSession, Session, SessionId, ThrottleState, TokenKind};
 use time::Duration;
 
+mod factors;
+pub use factors::{FactorStore, FactorTx, TotpFactor};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("an account with this {0} already exists")]
@@ -57,10 +60,12 @@ pub struct Purged {
     pub tokens: u64,
     pub captchas: u64,
     pub sent_mail: u64,
+    /// Second-factor tickets past their five minutes, enrolments never confirmed.
+    pub second_factor: u64,
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: FactorStore + Send + Sync + std::fmt::Debug {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -148,7 +153,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// E-mails not yet delivered nor dropped (the outbox depth).
     async fn pending_mail_count(&self) -> StoreResult<u64>;
 
-    /// The keys the secrets of queued e-mails are sealed with, and how many under each.
+    /// The keys the sealed values (queued e-mails' secrets, authenticator apps' secrets) are
+    /// sealed with, and how many under each.
     async fn sealed_keys(&self) -> StoreResult<Vec<(String, u64)>>;
     /// Seals queued secrets under the key ring's first key, in one transaction: those an older
     /// version left in clear, and with [`Reseal::All`] (after a rotation) every one.
@@ -166,7 +172,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
 /// One write transaction.
 #[async_trait]
-pub trait Tx: Send {
+pub trait Tx: FactorTx + Send {
     async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool>;
     async fn insert_account(&mut self, account: &NewAccount, now: OffsetDateTime) -> StoreResult<AccountId>;
     /// Reads an account inside the transaction (locking its row on PostgreSQL).

@@ -15,12 +15,13 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use crate::deps::Deps;
 use crate::error::AuthError;
+use crate::factors::{Committed, FactorProof, SecondFactors, StepOutcome};
 use crate::model::{Account, AccountStatus};
 use crate::passwords::Passwords;
 use crate::policy::Violation;
 use crate::secret::{digest, generate_token};
 use crate::session::{ApiToken, AuthMethod, NewApiToken, TokenKind};
-use crate::signin::{Check, SignIn};
+use crate::signin::{Check, SignIn, TICKET_LIFETIME, Verified};
 use crate::store::Tx;
 use crate::types::{LoginIdentifier, Password};
 
@@ -80,6 +81,14 @@ pub enum ApiLogin {
     },
     /// The temporary password was right but expired.
     TemporaryPasswordExpired,
+    /// The password is right and the account has a second factor: this ticket, with a code,
+    /// at `POST /api/v1/sessions/second-factor`.
+    SecondFactorRequired {
+        second_factor_ticket: SecretString,
+        expires_in: i64,
+    },
+    /// The second-factor ticket is unknown, used or expired: sign in again.
+    TicketExpired,
 }
 
 #[derive(Debug)]
@@ -122,11 +131,18 @@ pub struct ApiTokens {
     settings: ApiSettings,
     sign_in: SignIn,
     passwords: Passwords,
+    factors: SecondFactors,
 }
 
 impl ApiTokens {
-    pub fn new(deps: Deps, settings: ApiSettings, sign_in: SignIn, passwords: Passwords) -> Self {
-        Self { deps, settings, sign_in, passwords }
+    pub fn new(
+        deps: Deps,
+        settings: ApiSettings,
+        sign_in: SignIn,
+        passwords: Passwords,
+        factors: SecondFactors,
+    ) -> Self {
+        Self { deps, settings, sign_in, passwords, factors }
     }
 
     /// Signs a desktop application in. Throttling counters are the same as the pages'.
@@ -142,15 +158,17 @@ impl ApiTokens {
             Check::Verified(verified) => {
                 let now = self.deps.now();
                 let mut tx = self.deps.store.begin().await?;
-                self.sign_in.record(tx.as_mut(), &verified, "api", ctx, now).await?;
-                let grant = grant(&verified.account, client, AuthMethod::Password, ctx, now);
-                let outcome = if verified.credential.is_temporary() {
-                    let lifetime = Duration::minutes(i64::from(self.settings.change_ticket_minutes));
-                    let change_ticket = issue(tx.as_mut(), &grant, TokenKind::ChangeTicket, lifetime).await?;
-                    ApiLogin::PasswordChangeRequired { change_ticket, expires_in: lifetime.whole_seconds() }
-                } else {
-                    ApiLogin::Tokens(self.issue_pair(tx.as_mut(), &grant).await?)
-                };
+                if self.sign_in.needs_second_step(&verified.account).await? {
+                    let ticket =
+                        self.sign_in.second_step_ticket(tx.as_mut(), &verified, "api", Some(client), ctx, now).await?;
+                    tx.commit().await?;
+                    return Ok(ApiLogin::SecondFactorRequired {
+                        second_factor_ticket: ticket,
+                        expires_in: TICKET_LIFETIME.whole_seconds(),
+                    });
+                }
+                self.sign_in.record(tx.as_mut(), &verified, AuthMethod::Password, "api", ctx, now).await?;
+                let outcome = self.grant_in(tx.as_mut(), &verified, AuthMethod::Password, client, ctx, now).await?;
                 tx.commit().await?;
                 outcome
             }
@@ -158,6 +176,59 @@ impl ApiTokens {
             Check::Throttled { until, .. } => ApiLogin::Throttled { retry_after: retry_after(until, self.deps.now()) },
             Check::CaptchaFailed => ApiLogin::Throttled { retry_after: 60 },
             Check::TemporaryPasswordExpired => ApiLogin::TemporaryPasswordExpired,
+        })
+    }
+
+    /// The second step of a desktop sign-in: the ticket `sign_in` gave and a code of the app or
+    /// a recovery code. Grants what the password alone would have granted.
+    pub async fn second_step(
+        &self,
+        ticket: &str,
+        proof: Option<&FactorProof>,
+        ctx: &RequestContext,
+    ) -> Result<ApiLogin, AuthError> {
+        let passed = match self.factors.check_step(ticket, "api", proof, ctx).await? {
+            StepOutcome::Passed(passed) => passed,
+            StepOutcome::Wrong => return Ok(ApiLogin::Refused),
+            StepOutcome::Throttled { until } => {
+                return Ok(ApiLogin::Throttled { retry_after: retry_after(until, self.deps.now()) });
+            }
+            StepOutcome::Expired => return Ok(ApiLogin::TicketExpired),
+        };
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
+        match self.factors.commit_step(tx.as_mut(), &passed, "api", ctx, now).await? {
+            Committed::Done => {}
+            Committed::TicketGone => return Ok(ApiLogin::TicketExpired),
+            Committed::ProofGone => {
+                drop(tx);
+                self.factors.count_wrong(&passed.verified.account, "api", ctx).await?;
+                return Ok(ApiLogin::Refused);
+            }
+        }
+        let client = passed.ticket.client_name.clone().unwrap_or_default();
+        let outcome = self.grant_in(tx.as_mut(), &passed.verified, passed.method, &client, ctx, now).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// What a verified sign-in gets: a change ticket for a temporary password, else a pair.
+    async fn grant_in(
+        &self,
+        tx: &mut dyn Tx,
+        verified: &Verified,
+        method: AuthMethod,
+        client: &str,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<ApiLogin, AuthError> {
+        let grant = grant(&verified.account, client, method, ctx, now);
+        Ok(if verified.credential.is_temporary() {
+            let lifetime = Duration::minutes(i64::from(self.settings.change_ticket_minutes));
+            let change_ticket = issue(tx, &grant, TokenKind::ChangeTicket, lifetime).await?;
+            ApiLogin::PasswordChangeRequired { change_ticket, expires_in: lifetime.whole_seconds() }
+        } else {
+            ApiLogin::Tokens(self.issue_pair(tx, &grant).await?)
         })
     }
 

@@ -44,6 +44,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "password_changed",
     "login_after_failures",
     "certificate_bound",
+    "second_factor",
     "test"
 );
 
@@ -92,7 +93,7 @@ impl Catalogue {
         let when = match message {
             MailMessage::TemporaryPassword { valid_until, .. } => Some(("valid_until", valid_until)),
             MailMessage::PasswordChanged { changed_at, .. } => Some(("changed_at", changed_at)),
-            MailMessage::LoginAfterFailures { at, .. } => Some(("at", at)),
+            MailMessage::LoginAfterFailures { at, .. } | MailMessage::SecondFactor { at, .. } => Some(("at", at)),
             _ => None,
         };
         if let (Some((field, t)), Some(map)) = (when, fields.as_object_mut()) {

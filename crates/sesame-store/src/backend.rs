@@ -161,11 +161,42 @@ impl SqlStore {
                 .map_err(map_err)?;
             report.resealed += 1;
         }
+        if which == Reseal::All {
+            reseal_factors(&mut tx, &ring, &mut report).await?;
+        }
         tx.finish().await?;
         Ok(report)
     }
 }
 
+/// Seals the authenticator apps' secrets under the ring's first key (after a rotation).
+async fn reseal_factors(tx: &mut SqlTx, ring: &KeyRing, report: &mut Resealed) -> StoreResult<()> {
+    let rows: Vec<(i64, i64, Vec<u8>)> = sqlx::query_as("SELECT id, account_id, sealed FROM second_factors")
+        .fetch_all(&mut *tx.conn)
+        .await
+        .map_err(map_err)?;
+    for (id, account, sealed) in rows {
+        if KeyRing::key_id_of(&sealed) == Some(ring.primary_id()) {
+            continue;
+        }
+        let context = sesame_core::factor::totp_sealing_context(AccountId(account));
+        let Ok(secret) = ring.open(&context, &sealed) else {
+            report.unreadable += 1;
+            continue;
+        };
+        sqlx::query("UPDATE second_factors SET sealed = $1, sealed_key = $2 WHERE id = $3")
+            .bind(ring.seal(&context, &secret))
+            .bind(ring.primary_id())
+            .bind(id)
+            .execute(&mut *tx.conn)
+            .await
+            .map_err(map_err)?;
+        report.resealed += 1;
+    }
+    Ok(())
+}
+
 // The two halves of the port, each in a file of its own.
 include!("backend_store.rs");
 include!("backend_tx.rs");
+include!("backend_factors.rs");

@@ -303,8 +303,10 @@ impl Store for SqlStore {
 
     async fn sealed_keys(&self) -> StoreResult<Vec<(String, u64)>> {
         let rows: Vec<(Option<String>, i64)> = sqlx::query_as(concat!(
-            "SELECT sealed_key, COUNT(*) FROM outbox WHERE sealed IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL",
-            " GROUP BY sealed_key ORDER BY sealed_key"
+            "SELECT sealed_key, COUNT(*) FROM (",
+            "SELECT sealed_key FROM outbox WHERE sealed IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL",
+            " UNION ALL SELECT sealed_key FROM second_factors",
+            ") AS sealed_values GROUP BY sealed_key ORDER BY sealed_key"
         ))
         .fetch_all(&mut *self.readers.acquire().await?)
         .await
@@ -332,9 +334,11 @@ impl Store for SqlStore {
         let captchas = run("DELETE FROM captcha_challenges WHERE expires_at < $1", now).await?;
         run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
         run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
+        let second_factor = run("DELETE FROM second_factor_tickets WHERE expires_at < $1", now).await?
+            + run("DELETE FROM second_factors WHERE confirmed_at IS NULL AND created_at < $1", now - 86_400_000).await?;
         let sent_mail = run("DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (dropped_at IS NOT NULL AND dropped_at < $1)", to_unix_millis(sent_before)).await?;
         tx.finish().await?;
-        Ok(Purged { sessions, tokens, captchas, sent_mail })
+        Ok(Purged { sessions, tokens, captchas, sent_mail, second_factor })
     }
 
     async fn backup_to(&self, path: &Path) -> StoreResult<()> {

@@ -46,11 +46,12 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// The portal's pages.
 fn pages() -> Router<AppState> {
-    use pages::{account, certificate, first_connection, help, install, login, reset, services};
+    use pages::{account, certificate, factors, first_connection, help, install, login, reset, second_step, services};
     Router::new()
         .route("/", get(login::show))
         .route("/connexion", get(login::show).post(login::submit))
         .route("/connexion/certificat", get(certificate::login))
+        .route(second_step::PATH, get(second_step::show).post(second_step::submit))
         .route("/premiere-connexion", get(first_connection::show).post(first_connection::submit))
         .route("/services", get(services::show))
         .route("/installer", get(install::show))
@@ -59,6 +60,10 @@ fn pages() -> Router<AppState> {
         .route("/mon-compte/mot-de-passe", post(account::change_password))
         .route("/mon-compte/sessions/terminer", post(account::end_session))
         .route("/mon-compte/sessions/terminer-autres", post(account::end_other_sessions))
+        .route("/mon-compte/second-facteur/application", get(factors::show_start).post(factors::start))
+        .route("/mon-compte/second-facteur/application/{id}", get(factors::show_enrol).post(factors::confirm))
+        .route("/mon-compte/second-facteur/{id}/retirer", get(factors::show_remove).post(factors::remove))
+        .route("/mon-compte/codes-de-secours", post(factors::renew_codes))
         .route("/deconnexion", post(account::logout))
         .route("/mot-de-passe-oublie", get(reset::show).post(reset::submit))
         .route(sesame_core::reset::LINK_PATH, get(reset::open_link))

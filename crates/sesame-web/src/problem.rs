@@ -28,6 +28,12 @@ pub struct Problem {
     /// `password_change_required`: the single-use ticket for `POST /api/v1/password`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub change_ticket: Option<String>,
+    /// `second_factor_required`: the single-use ticket for `POST /api/v1/sessions/second-factor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_factor_ticket: Option<String>,
+    /// `second_factor_required`: what the second step accepts (`totp`, `recovery_code`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accepted: Option<Vec<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_in: Option<i64>,
     /// `policy_violation`: every failed rule.
@@ -53,6 +59,8 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.to_owned(),
             change_ticket: None,
+            second_factor_ticket: None,
+            accepted: None,
             expires_in: None,
             violations: None,
             retry_after: None,
@@ -139,6 +147,37 @@ impl Problem {
         p.change_ticket = Some(change_ticket);
         p.expires_in = Some(expires_in);
         p
+    }
+
+    pub fn second_factor_required(ticket: String, expires_in: i64) -> Self {
+        let mut p = Self::new(
+            StatusCode::FORBIDDEN,
+            "second_factor_required",
+            "Second factor required",
+            "Saisissez le code à 6 chiffres de votre application d'authentification, ou un de vos codes de secours.",
+        );
+        p.second_factor_ticket = Some(ticket);
+        p.accepted = Some(vec!["totp".into(), "recovery_code".into()]);
+        p.expires_in = Some(expires_in);
+        p
+    }
+
+    pub fn second_factor_ticket_expired() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "second_factor_ticket_expired",
+            "Second factor ticket expired",
+            "La connexion a expiré : saisissez à nouveau votre identifiant et votre mot de passe.",
+        )
+    }
+
+    pub fn wrong_second_factor() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong_second_factor",
+            "Wrong second factor",
+            "Code incorrect. Saisissez le code affiché maintenant par votre application, ou un code de secours non encore utilisé.",
+        )
     }
 }
 

@@ -63,6 +63,7 @@ pub fn core_settings(config: &Config) -> CoreSettings {
         throttle: config.throttle.clone(),
         reset: config.reset.clone(),
         api: config.api.clone(),
+        second_factor: config.second_factor.clone(),
     }
 }
 

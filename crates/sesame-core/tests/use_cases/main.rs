@@ -10,6 +10,7 @@ mod certificates;
 mod limits;
 mod passwords;
 mod reset;
+mod second_factor;
 mod sessions;
 mod sign_in;
 mod tokens;

@@ -48,6 +48,11 @@ impl World {
         Self { services, clock, store, _dir: dir }
     }
 
+    /// The SQLite file of this world.
+    pub fn database_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("sesame.db")
+    }
+
     pub fn now(&self) -> OffsetDateTime {
         self.services.now()
     }

@@ -36,6 +36,7 @@ pub fn routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
     vec![
         (Method::POST, "/api/v1/sessions", post(sessions::create_session)),
         (Method::POST, "/api/v1/sessions/certificate", post(sessions::create_certificate_session)),
+        (Method::POST, "/api/v1/sessions/second-factor", post(sessions::second_factor)),
         (Method::DELETE, "/api/v1/sessions/current", delete(sessions::end_session)),
         (Method::POST, "/api/v1/password", post(password::change_password)),
         (Method::POST, "/api/v1/tokens/refresh", post(tokens::refresh)),
@@ -52,8 +53,8 @@ pub fn router() -> Router<AppState> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sésame API", version = "1", description = "Sign-in and password change for desktop applications. Errors are RFC 9457 problem documents (application/problem+json)."),
-    paths(sessions::create_session, sessions::create_certificate_session, sessions::end_session, password::change_password, tokens::refresh, me::me, password::password_policy, openapi),
-    components(schemas(sessions::SessionRequest, sessions::CertificateSessionRequest, password::PasswordRequest, tokens::RefreshRequest, TokenResponse, me::Me, Problem, RuleViolation, password::PolicyRule)),
+    paths(sessions::create_session, sessions::second_factor, sessions::create_certificate_session, sessions::end_session, password::change_password, tokens::refresh, me::me, password::password_policy, openapi),
+    components(schemas(sessions::SessionRequest, sessions::SecondFactorRequest, sessions::CertificateSessionRequest, password::PasswordRequest, tokens::RefreshRequest, TokenResponse, me::Me, Problem, RuleViolation, password::PolicyRule)),
     modifiers(&BearerScheme)
 )]
 #[derive(Debug)]

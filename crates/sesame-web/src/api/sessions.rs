@@ -7,6 +7,7 @@ use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 use sesame_core::audit::Actor;
 use sesame_core::certificate::{CertificateLogin, Channel};
+use sesame_core::factors::FactorProof;
 use sesame_core::tokens::ApiLogin;
 use sesame_core::types::LoginIdentifier;
 use utoipa::ToSchema;
@@ -33,7 +34,7 @@ pub struct SessionRequest {
     (status = 201, description = "Signed in", body = super::TokenResponse),
     (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
     (status = 401, description = "Any credential failure (one answer for all)", body = Problem, content_type = "application/problem+json"),
-    (status = 403, description = "`password_change_required` (with `change_ticket`) or `temporary_password_expired`", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`password_change_required` (with `change_ticket`), `second_factor_required` (with `second_factor_ticket`) or `temporary_password_expired`", body = Problem, content_type = "application/problem+json"),
     (status = 429, description = "Too many attempts; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
 ))]
 pub async fn create_session(
@@ -56,6 +57,49 @@ pub async fn create_session(
         ApiLogin::Refused => Problem::invalid_credentials().into_response(),
         ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
         ApiLogin::TemporaryPasswordExpired => Problem::temporary_password_expired().into_response(),
+        ApiLogin::SecondFactorRequired { second_factor_ticket, expires_in } => {
+            Problem::second_factor_required(second_factor_ticket.expose_secret().to_owned(), expires_in).into_response()
+        }
+        ApiLogin::TicketExpired => Problem::second_factor_ticket_expired().into_response(),
+    })
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecondFactorRequest {
+    /// The `second_factor_ticket` of the `second_factor_required` problem.
+    pub second_factor_ticket: String,
+    /// Six digits of the authenticator app, or a recovery code (`ABCD-EFGH-JKLM-NPQR`).
+    pub code: String,
+}
+
+/// The second step of a sign-in: the ticket and a code. Grants what the password alone would
+/// have granted (tokens, or a change ticket for a temporary password).
+#[utoipa::path(post, path = "/api/v1/sessions/second-factor", request_body = SecondFactorRequest, responses(
+    (status = 201, description = "Signed in", body = super::TokenResponse),
+    (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
+    (status = 401, description = "`wrong_second_factor` (try again with the same ticket) or `second_factor_ticket_expired` (sign in again)", body = Problem, content_type = "application/problem+json"),
+    (status = 403, description = "`password_change_required` (with `change_ticket`)", body = Problem, content_type = "application/problem+json"),
+    (status = 429, description = "Too many attempts; see `Retry-After`", body = Problem, content_type = "application/problem+json"),
+))]
+pub async fn second_factor(
+    State(state): State<AppState>,
+    client: Client,
+    ApiJson(body): ApiJson<SecondFactorRequest>,
+) -> Result<Response, ApiError> {
+    address_limit(&state, &client).await?;
+    let proof = FactorProof::parse(&body.code);
+    let ctx = client.context(Actor::Anonymous);
+    Ok(match state.services.tokens.second_step(&body.second_factor_ticket, proof.as_ref(), &ctx).await? {
+        ApiLogin::Tokens(pair) => tokens(StatusCode::CREATED, &pair, None),
+        ApiLogin::PasswordChangeRequired { change_ticket, expires_in } => {
+            Problem::password_change_required(change_ticket.expose_secret().to_owned(), expires_in).into_response()
+        }
+        ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
+        ApiLogin::Refused => Problem::wrong_second_factor().into_response(),
+        ApiLogin::TicketExpired | ApiLogin::SecondFactorRequired { .. } | ApiLogin::TemporaryPasswordExpired => {
+            Problem::second_factor_ticket_expired().into_response()
+        }
     })
 }
 

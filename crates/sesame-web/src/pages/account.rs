@@ -59,6 +59,8 @@ fn device(user_agent: Option<&str>) -> String {
 fn method_label(method: AuthMethod) -> &'static str {
     match method {
         AuthMethod::Password => "Identifiant et mot de passe",
+        AuthMethod::PasswordTotp => "Mot de passe et application d'authentification",
+        AuthMethod::PasswordRecoveryCode => "Mot de passe et code de secours",
         AuthMethod::Certificate => "Certificat client",
     }
 }
@@ -98,8 +100,26 @@ async fn account_page(
             "last_seen": when(t.created_at),
         })
     }));
-    let page =
-        Page::new("account.html", "Mon compte").current("account").with("sessions", views).with("notice", notice);
+    let second = state.services.factors.of(&user.account).await?;
+    let factors: Vec<_> = second
+        .factors
+        .iter()
+        .map(|f| {
+            json!({
+                "id": f.id.0,
+                "kind": "Application d'authentification",
+                "name": f.name,
+                "created": when(f.created_at),
+                "last_used": f.last_used_at.map(when),
+            })
+        })
+        .collect();
+    let page = Page::new("account.html", "Mon compte")
+        .current("account")
+        .with("sessions", views)
+        .with("notice", notice)
+        .with("factors", factors)
+        .with("recovery_codes_left", second.recovery_codes_left);
     Ok(new_password_page(page, state, errors, violations))
 }
 
@@ -109,8 +129,18 @@ pub async fn show(
     SignedIn(user): SignedIn,
     Query(q): Query<Confirmation>,
 ) -> Result<Response, WebError> {
-    let notice =
-        q.confirmation.as_deref().filter(|c| ["mot-de-passe", "session-terminee", "sessions-terminees"].contains(c));
+    let notice = q.confirmation.as_deref().filter(|c| {
+        [
+            "mot-de-passe",
+            "session-terminee",
+            "sessions-terminees",
+            "facteur-ajoute",
+            "facteur-retire",
+            "mot-de-passe-incorrect",
+            "mot-de-passe-requis",
+        ]
+        .contains(c)
+    });
     let page = account_page(&state, &user, Vec::new(), &[], notice).await?;
     Ok(state.views.render(&headers, Some(&user), page))
 }

@@ -9,7 +9,7 @@ use sesame_core::limits::Attempt;
 use sesame_core::signin::LoginOutcome;
 use sesame_core::types::LoginIdentifier;
 
-use super::{address_limit, password_field, signed_in_redirect, temporary_password_expired};
+use super::{address_limit, password_field, second_step, signed_in_redirect, temporary_password_expired};
 use crate::captcha::{Answer, Challenge, new_challenge, passed};
 use crate::error::WebError;
 use crate::extract::{CsrfForm, Visitor};
@@ -17,6 +17,7 @@ use crate::problem::REFUSED;
 use crate::request::{Client, SESSION_COOKIE};
 use crate::state::AppState;
 use crate::view::{FieldError, Page, see_other};
+use secrecy::ExposeSecret as _;
 
 #[derive(Debug, Deserialize)]
 pub struct Info {
@@ -36,6 +37,7 @@ pub async fn show(
     let notice = match q.info.as_deref() {
         Some("deconnecte") => Some("deconnecte"),
         Some("session-expiree") => Some("session-expiree"),
+        Some("second-facteur-expire") => Some("second-facteur-expire"),
         _ if visitor.expired => Some("session-expiree"),
         _ => None,
     };
@@ -115,6 +117,12 @@ pub async fn submit(
             state.mail.queued();
             let to = if opened.signed_in.session.must_change_password { "/premiere-connexion" } else { "/services" };
             Ok(signed_in_redirect(&state, &opened, to))
+        }
+        LoginOutcome::SecondFactorRequired { ticket } => {
+            let mut response = see_other(second_step::PATH);
+            let cookie = second_step::ticket_cookie(&state, Some(ticket.expose_secret()));
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+            Ok(response)
         }
         LoginOutcome::Refused { .. } => render(vec![FieldError::form(REFUSED)]).await,
         LoginOutcome::CaptchaFailed => {

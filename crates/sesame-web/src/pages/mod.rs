@@ -3,11 +3,13 @@
 
 pub mod account;
 pub mod certificate;
+pub mod factors;
 pub mod first_connection;
 pub mod help;
 pub mod install;
 pub mod login;
 pub mod reset;
+pub mod second_step;
 pub mod services;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};

@@ -48,6 +48,7 @@ pub struct Options {
     pub downloads: Vec<sesame_web::downloads::Download>,
     /// A Markdown help file's text.
     pub help: Option<String>,
+    pub second_factor: sesame_core::factors::SecondFactorSettings,
 }
 
 impl Default for Options {
@@ -59,6 +60,7 @@ impl Default for Options {
             sessions: SessionSettings::default(),
             services: Vec::new(),
             reset: sesame_core::reset::ResetSettings::default(),
+            second_factor: sesame_core::factors::SecondFactorSettings::default(),
             tls: None,
             certificates: None,
             hashing: HashingSettings::insecure_for_tests(),
@@ -106,6 +108,7 @@ impl TestApp {
             throttle: options.throttle.clone(),
             reset: options.reset.clone(),
             api: sesame_core::tokens::ApiSettings::default(),
+            second_factor: options.second_factor.clone(),
         };
         let services = Services::new(Arc::clone(&store), clock.clone(), hasher, &core);
         let settings = WebSettings {

@@ -5,6 +5,18 @@ use std::path::Path;
 use crate::cli::ConfigCommand;
 use crate::error::CliError;
 
+/// What `second_factor.required` means, as `config check` explains it.
+fn second_factor(required: sesame_core::factors::Requirement) -> &'static str {
+    match required {
+        sesame_core::factors::Requirement::Never => {
+            "never: asked of those who enrolled one; a password alone does not meet the PGSSI-S référentiel for remote access to health data"
+        }
+        sesame_core::factors::Requirement::Always => {
+            "always: every account enrols one right after its first connection, and reaches nothing else until it has"
+        }
+    }
+}
+
 pub fn run(command: &ConfigCommand, file: Option<&Path>) -> Result<(), CliError> {
     let checked = crate::config::check(file);
     match command {
@@ -31,6 +43,7 @@ pub fn run(command: &ConfigCommand, file: Option<&Path>) -> Result<(), CliError>
                     println!("  public URL: {}", c.public_url);
                     println!("  database:   {}", sesame_store::redact_url(&c.database_url()));
                     println!("  e-mail:     {}", crate::app::transport(c).map(|t| t.describe()).unwrap_or_default());
+                    println!("  second factor: {}", second_factor(c.second_factor.required));
                     Ok(())
                 }
                 1 => Err(CliError::bad("the configuration has 1 problem")),

@@ -11,6 +11,7 @@ pub use check::check;
 use serde::{Deserialize, Serialize};
 use sesame_core::accounts::AccountSettings;
 use sesame_core::branding::Branding;
+use sesame_core::factors::SecondFactorSettings;
 use sesame_core::hashing::HashingSettings;
 use sesame_core::policy::PolicySettings;
 use sesame_core::reset::ResetSettings;
@@ -56,6 +57,7 @@ pub struct Config {
     pub captcha: CaptchaSettings,
     pub reset: ResetSettings,
     pub api: ApiSettings,
+    pub second_factor: SecondFactorSettings,
     pub tls: TlsSettings,
     pub client_certificate: ClientCertificateSettings,
     pub hashing: HashingSettings,
@@ -85,6 +87,7 @@ impl Default for Config {
             captcha: CaptchaSettings::default(),
             reset: ResetSettings::default(),
             api: ApiSettings::default(),
+            second_factor: SecondFactorSettings::default(),
             tls: TlsSettings::default(),
             client_certificate: ClientCertificateSettings::default(),
             hashing: HashingSettings::default(),
