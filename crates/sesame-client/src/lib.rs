@@ -10,6 +10,10 @@
 //!     SignIn::PasswordChangeRequired { change_ticket, .. } => {
 //!         client.set_first_password(&change_ticket, "une phrase bien à moi").await?;
 //!     }
+//!     SignIn::SecondFactorRequired { ticket, .. } => {
+//!         // The code of the authenticator app, or a recovery code.
+//!         let _next = client.second_factor(&ticket, "123456").await?;
+//!     }
 //! }
 //! # Ok(()) }
 //! ```
@@ -34,6 +38,13 @@ pub enum SignIn {
     /// A temporary password: set the personal one with this ticket.
     PasswordChangeRequired {
         change_ticket: String,
+        expires_in: i64,
+        detail: String,
+    },
+    /// The password is right; the account has a second factor: send a code with this ticket
+    /// to [`Client::second_factor`].
+    SecondFactorRequired {
+        ticket: String,
         expires_in: i64,
         detail: String,
     },
@@ -72,6 +83,8 @@ pub struct Problem {
     pub detail: String,
     #[serde(default)]
     pub change_ticket: Option<String>,
+    #[serde(default)]
+    pub second_factor_ticket: Option<String>,
     #[serde(default)]
     pub expires_in: Option<i64>,
     #[serde(default)]
@@ -148,6 +161,33 @@ impl Client {
     pub async fn sign_in(&self, identifier: &str, password: &str) -> Result<SignIn, Error> {
         let body = serde_json::json!({ "identifier": identifier, "password": password, "client": self.name });
         match self.send::<Tokens>(self.http.post(self.url("/api/v1/sessions")).json(&body)).await {
+            Ok(tokens) => Ok(SignIn::Tokens(tokens)),
+            Err(Error::Problem(p)) if p.code() == "password_change_required" => Ok(SignIn::PasswordChangeRequired {
+                change_ticket: p.change_ticket.clone().unwrap_or_default(),
+                expires_in: p.expires_in.unwrap_or_default(),
+                detail: p.detail.clone(),
+            }),
+            Err(e) => Self::second_factor_or(e),
+        }
+    }
+
+    fn second_factor_or(e: Error) -> Result<SignIn, Error> {
+        match e {
+            Error::Problem(p) if p.code() == "second_factor_required" => Ok(SignIn::SecondFactorRequired {
+                ticket: p.second_factor_ticket.clone().unwrap_or_default(),
+                expires_in: p.expires_in.unwrap_or_default(),
+                detail: p.detail.clone(),
+            }),
+            e => Err(e),
+        }
+    }
+
+    /// `POST /api/v1/sessions/second-factor`: the ticket of [`SignIn::SecondFactorRequired`]
+    /// and a code of the authenticator app (or a recovery code). A temporary password still
+    /// gives [`SignIn::PasswordChangeRequired`] after it.
+    pub async fn second_factor(&self, ticket: &str, code: &str) -> Result<SignIn, Error> {
+        let body = serde_json::json!({ "second_factor_ticket": ticket, "code": code });
+        match self.send::<Tokens>(self.http.post(self.url("/api/v1/sessions/second-factor")).json(&body)).await {
             Ok(tokens) => Ok(SignIn::Tokens(tokens)),
             Err(Error::Problem(p)) if p.code() == "password_change_required" => Ok(SignIn::PasswordChangeRequired {
                 change_ticket: p.change_ticket.clone().unwrap_or_default(),

@@ -169,6 +169,15 @@ impl SecondFactors {
         self.settings.required
     }
 
+    /// Whether this sign-in must enrol a factor before anything else: the policy requires one,
+    /// the account has none, and the sign-in was not already two factors (a card and its PIN).
+    pub async fn must_enrol(&self, account: &Account, method: AuthMethod) -> Result<bool, AuthError> {
+        if self.settings.required != Requirement::Always || method.is_multi_factor() {
+            return Ok(false);
+        }
+        Ok(self.of(account).await?.factors.is_empty())
+    }
+
     /// The account's confirmed factors and its unused recovery codes.
     pub async fn of(&self, account: &Account) -> Result<FactorsView, AuthError> {
         let factors = self

@@ -89,6 +89,9 @@ pub enum ApiLogin {
     },
     /// The second-factor ticket is unknown, used or expired: sign in again.
     TicketExpired,
+    /// The policy requires a second factor and the account has none: it must enrol one on the
+    /// portal ("Mon compte") first.
+    SecondFactorEnrolmentRequired,
 }
 
 #[derive(Debug)]
@@ -99,6 +102,9 @@ pub enum ApiChange {
     /// Unknown, used or expired ticket, or wrong current password.
     Unauthorized,
     TemporaryPasswordExpired,
+    /// Changed, but the policy requires a second factor and the account has none: no tokens
+    /// until one is enrolled on the portal.
+    ChangedEnrolmentRequired,
 }
 
 /// The holder of a live access token.
@@ -222,6 +228,9 @@ impl ApiTokens {
         ctx: &RequestContext,
         now: OffsetDateTime,
     ) -> Result<ApiLogin, AuthError> {
+        if !verified.credential.is_temporary() && self.factors.must_enrol(&verified.account, method).await? {
+            return Ok(ApiLogin::SecondFactorEnrolmentRequired);
+        }
         let grant = grant(&verified.account, client, method, ctx, now);
         Ok(if verified.credential.is_temporary() {
             let lifetime = Duration::minutes(i64::from(self.settings.change_ticket_minutes));
@@ -321,6 +330,10 @@ impl ApiTokens {
         client: &str,
         ctx: &RequestContext,
     ) -> Result<ApiChange, AuthError> {
+        let signed_in_with = match &proof {
+            ApiProof::AccessToken { principal, .. } => Some(principal.token.auth_method),
+            ApiProof::ChangeTicket(_) => None,
+        };
         let Some((account, ticket, signed_in_as)) = self.prove(proof).await? else {
             return Ok(ApiChange::Unauthorized);
         };
@@ -347,7 +360,12 @@ impl ApiTokens {
         tx.revoke_all_access(account.id, now).await?;
         // Without a name in this request, the application keeps the one it signed in with.
         let client = if client.is_empty() { signed_in_as.as_deref().unwrap_or_default() } else { client };
-        let pair = self.issue_pair(tx.as_mut(), &grant(&account, client, AuthMethod::Password, ctx, now)).await?;
+        let method = ticket.as_ref().map(|t| t.auth_method).or(signed_in_with).unwrap_or(AuthMethod::Password);
+        if self.factors.must_enrol(&account, method).await? {
+            tx.commit().await?;
+            return Ok(ApiChange::ChangedEnrolmentRequired);
+        }
+        let pair = self.issue_pair(tx.as_mut(), &grant(&account, client, method, ctx, now)).await?;
         tx.commit().await?;
         Ok(ApiChange::Changed(pair))
     }

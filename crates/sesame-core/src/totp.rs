@@ -56,6 +56,12 @@ impl TotpSecret {
         Self(bytes.into())
     }
 
+    /// A key as apps take it (base32, spaces and case ignored), e.g. read off the enrolment page.
+    pub fn from_base32(key: &str) -> Option<Self> {
+        let key: String = key.chars().filter(|c| !c.is_whitespace()).map(|c| c.to_ascii_uppercase()).collect();
+        BASE32_NOPAD.decode(key.as_bytes()).ok().filter(|b| !b.is_empty()).map(Self::from_bytes)
+    }
+
     pub fn expose(&self) -> &[u8] {
         self.0.expose_secret()
     }
@@ -215,6 +221,9 @@ mod tests {
         let secret = rfc_secret();
         assert_eq!(secret.base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
         assert_eq!(secret.grouped(), "GEZD GNBV GY3T QOJQ GEZD GNBV GY3T QOJQ");
+        let read_back = TotpSecret::from_base32("gezd gnbv gy3t qojq gezd gnbv gy3t qojq").expect("a key");
+        assert_eq!(read_back.expose(), secret.expose());
+        assert!(TotpSecret::from_base32("not base32!").is_none());
         assert_eq!(
             secret.uri("Mes services e-santé", "jeanne.dupont"),
             "otpauth://totp/Mes%20services%20e-sant%C3%A9:jeanne.dupont?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Mes%20services%20e-sant%C3%A9&algorithm=SHA1&digits=6&period=30"

@@ -4,7 +4,7 @@
 #![expect(clippy::unwrap_used, reason = "tests")]
 
 use sesame_core::branding::Branding;
-use sesame_core::mail::{IssueReason, MailMessage};
+use sesame_core::mail::{FactorChange, IssueReason, MailMessage};
 use sesame_mail::catalogue::Catalogue;
 use time::macros::datetime;
 
@@ -121,6 +121,32 @@ fn certificate_bound_and_unbound() {
             fingerprint: "3f:a9:00:12".into(),
             bound,
         };
+        snapshot(name, &message);
+    }
+}
+
+#[test]
+fn second_factor_changes() {
+    let kind = "application d'authentification".to_owned();
+    for (name, change, ip) in [
+        ("second_factor_added", FactorChange::Added { kind: kind.clone(), name: "Téléphone".into() }, None),
+        (
+            "second_factor_removed",
+            FactorChange::Removed { kind: kind.clone(), name: "Téléphone".into(), by_support: false },
+            None,
+        ),
+        (
+            "second_factor_removed_by_support",
+            FactorChange::Removed { kind, name: "Téléphone".into(), by_support: true },
+            None,
+        ),
+        ("recovery_code_used", FactorChange::RecoveryCodeUsed { remaining: 9 }, Some("192.0.2.10".to_owned())),
+        ("recovery_code_used_last_ones", FactorChange::RecoveryCodeUsed { remaining: 1 }, None),
+        ("recovery_codes_renewed", FactorChange::RecoveryCodesRenewed, None),
+    ] {
+        let (first_name, last_name) = jeanne();
+        let message =
+            MailMessage::SecondFactor { first_name, last_name, change, at: datetime!(2026-11-24 09:30 UTC), ip };
         snapshot(name, &message);
     }
 }

@@ -65,6 +65,40 @@ where
         let cookies = CookieJar::new(Arc::<WebSettings>::from_ref(state).https());
         match visitor.user {
             Some(user) if user.session.must_change_password => Err(see_other("/premiere-connexion")),
+            Some(user) => {
+                let factors = &Services::from_ref(state).factors;
+                match factors.must_enrol(&user.account, user.session.auth_method).await {
+                    Ok(true) => Err(see_other(ENROL_PATH)),
+                    Ok(false) => Ok(Self(user)),
+                    Err(e) => Err(WebError::from(e).into_response()),
+                }
+            }
+            None if visitor.expired => Err(signed_out_redirect(cookies, "/?info=session-expiree")),
+            None => Err(see_other("/")),
+        }
+    }
+}
+
+/// Where a sign-in that must enrol a second factor is sent.
+pub const ENROL_PATH: &str = "/mon-compte/second-facteur/application";
+
+/// A signed-in professional with a personal password, who may still have to enrol a second
+/// factor: the enrolment pages accept them (every other page sends them there).
+#[derive(Debug)]
+pub struct Enrolling(pub sesame_core::sessions::SignedIn);
+
+impl<S: Send + Sync> FromRequestParts<S> for Enrolling
+where
+    Services: FromRef<S>,
+    Arc<WebSettings>: FromRef<S>,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let visitor = Visitor::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let cookies = CookieJar::new(Arc::<WebSettings>::from_ref(state).https());
+        match visitor.user {
+            Some(user) if user.session.must_change_password => Err(see_other("/premiere-connexion")),
             Some(user) => Ok(Self(user)),
             None if visitor.expired => Err(signed_out_redirect(cookies, "/?info=session-expiree")),
             None => Err(see_other("/")),

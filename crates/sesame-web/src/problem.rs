@@ -162,6 +162,15 @@ impl Problem {
         p
     }
 
+    pub fn second_factor_enrolment_required(password_changed: bool) -> Self {
+        let detail = if password_changed {
+            "Votre mot de passe est changé. Ce portail demande une vérification en deux étapes : ajoutez une application d'authentification depuis « Mon compte » sur le portail, puis reconnectez-vous."
+        } else {
+            "Ce portail demande une vérification en deux étapes : ajoutez une application d'authentification depuis « Mon compte » sur le portail, puis reconnectez-vous."
+        };
+        Self::new(StatusCode::FORBIDDEN, "second_factor_enrolment_required", "Second factor enrolment required", detail)
+    }
+
     pub fn second_factor_ticket_expired() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,

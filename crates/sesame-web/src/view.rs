@@ -40,6 +40,11 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "messages/reset_done.html",
     "messages/invalid_link.html",
     "messages/certificate_refused.html",
+    "second_step.html",
+    "factor_start.html",
+    "factor_enrol.html",
+    "factor_remove.html",
+    "recovery_codes.html",
 );
 
 fn environment() -> Environment<'static> {

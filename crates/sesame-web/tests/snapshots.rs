@@ -32,6 +32,10 @@ fn snapshot(name: &str, page: &Page) {
             (r#"src="data:image/[^"]*""#, r#"src="[captcha image]""#),
             (r"https?://127\.0\.0\.1:\d+", "[base]"),
             (r"<code>[0-9a-f-]{16,}</code>", "<code>[request id]</code>"),
+            (r"(?s)<svg.*?</svg>", "[QR code]"),
+            (r#"<code class="cle">[^<]*</code>"#, r#"<code class="cle">[key]</code>"#),
+            (r"<li><code>[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}</code></li>", "<li><code>[recovery code]</code></li>"),
+            (r#"href="data:text/plain[^"]*""#, r#"href="[codes as text]""#),
         ],
         prepend_module_to_snapshot => false,
     }, {
@@ -163,6 +167,47 @@ async fn account_pages() {
         )
         .await;
     snapshot("account_password_changed", &app.get(&browser, changed.location().unwrap()).await);
+}
+
+#[tokio::test]
+async fn second_factor_pages() {
+    let app = TestApp::start_with(Options { captcha: false, ..portal() }).await;
+    let temporary = app.jeanne().await;
+    let browser = app.browser();
+    app.first_connection(&browser, "jdupont", &temporary, PERSONAL).await;
+    let start = app.get(&browser, "/mon-compte/second-facteur/application").await;
+    snapshot("factor_start", &start);
+    let started = app
+        .post(
+            &browser,
+            "/mon-compte/second-facteur/application",
+            &start,
+            &[("mot_de_passe", PERSONAL), ("nom", "Téléphone")],
+        )
+        .await;
+    let to = started.location().unwrap().to_owned();
+    let enrol = app.get(&browser, &to).await;
+    snapshot("factor_enrol", &enrol);
+    let wrong = app.post(&browser, &to, &enrol, &[("code", "000000")]).await;
+    snapshot("factor_enrol_wrong_code", &wrong);
+    let marker = "<dt>Clé</dt><dd><code class=\"cle\">";
+    let at = enrol.body.find(marker).unwrap() + marker.len();
+    let key = &enrol.body[at..at + enrol.body[at..].find('<').unwrap()];
+    let secret = sesame_core::totp::TotpSecret::from_base32(key).unwrap();
+    let codes = app.post(&browser, &to, &enrol, &[("code", &secret.code_at(common::now(&app)))]).await;
+    snapshot("recovery_codes", &codes);
+    snapshot("account_with_second_factor", &app.get(&browser, "/mon-compte").await);
+    snapshot("factor_remove", &app.get(&browser, "/mon-compte/second-facteur/1/retirer").await);
+    let other = app.browser();
+    app.login(&other, "jdupont", PERSONAL).await;
+    let step = app.get(&other, "/connexion/second-facteur").await;
+    snapshot("second_step", &step);
+    snapshot(
+        "second_step_wrong_code",
+        &app.post(&other, "/connexion/second-facteur", &step, &[("code", "000000")]).await,
+    );
+    app.clock.advance(Duration::minutes(5));
+    snapshot("login_second_step_expired", &app.get(&other, "/?info=second-facteur-expire").await);
 }
 
 /// The token of the last reset e-mail.

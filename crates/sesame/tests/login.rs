@@ -107,3 +107,73 @@ fn without_a_terminal_it_refuses_plainly() {
     assert!(run.stderr.contains("sesame login needs a terminal"), "{}", run.stderr);
     sesame.run(&["login", "--url", "ftp://x"]).bad_input();
 }
+
+/// The CSRF token of a page's form.
+fn csrf(body: &str) -> String {
+    let start = body.find("name=\"csrf\" value=\"").unwrap() + 19;
+    body[start..start + body[start..].find('"').unwrap()].to_owned()
+}
+
+/// Sets Jeanne's personal password and enrols an authenticator app through the portal's pages,
+/// as she would in a browser; the app's secret read off the page, and the step it confirmed.
+async fn enrol_on_portal(base: &str, temporary: &str, personal: &str) -> (sesame_core::totp::TotpSecret, i64) {
+    let browser =
+        reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let page = |path: &str| {
+        let browser = browser.clone();
+        let url = format!("{base}{path}");
+        async move { browser.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let post = |path: &str, form: Vec<(&'static str, String)>| {
+        let browser = browser.clone();
+        let url = format!("{base}{path}");
+        async move { browser.post(url).form(&form).send().await.unwrap() }
+    };
+    let login = page("/").await;
+    post(
+        "/connexion",
+        vec![("csrf", csrf(&login)), ("identifiant", "jdupont".into()), ("mot_de_passe", temporary.into())],
+    )
+    .await;
+    let first = page("/premiere-connexion").await;
+    let form =
+        vec![("csrf", csrf(&first)), ("nouveau_mot_de_passe", personal.into()), ("confirmation", personal.into())];
+    post("/premiere-connexion", form).await;
+    let start = page("/mon-compte/second-facteur/application").await;
+    let started =
+        post("/mon-compte/second-facteur/application", vec![("csrf", csrf(&start)), ("mot_de_passe", personal.into())])
+            .await;
+    let to = started.headers()["location"].to_str().unwrap().to_owned();
+    let enrol = page(&to).await;
+    let marker = "<dt>Clé</dt><dd><code class=\"cle\">";
+    let key_at = enrol.find(marker).unwrap() + marker.len();
+    let key = &enrol[key_at..key_at + enrol[key_at..].find('<').unwrap()];
+    let secret = sesame_core::totp::TotpSecret::from_base32(key).unwrap();
+    let step = sesame_core::totp::step_of(time::OffsetDateTime::now_utc());
+    let confirmed = post(&to, vec![("csrf", csrf(&enrol)), ("code", secret.code_at_step(step))]).await;
+    assert_eq!(confirmed.status(), 200, "enrolled");
+    (secret, step)
+}
+
+#[test]
+fn the_terminal_client_asks_for_the_code_of_the_authenticator_app() {
+    let sesame = Sesame::new();
+    let temporary = temporary_password(&sesame);
+    let server = start(&sesame);
+    let personal = "la mer du nord est froide";
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (secret, step) = runtime.block_on(enrol_on_portal(&server.base, &temporary, personal));
+    let mut p = spawn_command(sesame.command(&["login", "--url", &server.base, "--identifier", "jdupont"]), TIMEOUT_MS)
+        .unwrap();
+    p.exp_string(&bytes("Mot de passe : ")).unwrap();
+    p.send_line(personal).unwrap();
+    p.exp_string(&bytes("Saisissez le code à 6 chiffres de votre application d'authentification")).unwrap();
+    p.exp_string(&bytes("Code de vérification : ")).unwrap();
+    p.send_line("000000").unwrap();
+    p.exp_string(&bytes("Code incorrect.")).unwrap();
+    p.exp_string(&bytes("Code de vérification : ")).unwrap();
+    // The confirming step is used up; the next one is within the accepted drift.
+    p.send_line(&secret.code_at_step(step + 1)).unwrap();
+    p.exp_string(&bytes("Connexion réussie : Jeanne Dupont (jdupont).")).unwrap();
+    p.exp_eof().unwrap();
+}

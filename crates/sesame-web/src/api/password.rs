@@ -81,6 +81,7 @@ pub async fn change_password(
         )
         .into_response(),
         ApiChange::TemporaryPasswordExpired => Problem::temporary_password_expired().into_response(),
+        ApiChange::ChangedEnrolmentRequired => Problem::second_factor_enrolment_required(true).into_response(),
     })
 }
 

@@ -61,6 +61,7 @@ pub async fn create_session(
             Problem::second_factor_required(second_factor_ticket.expose_secret().to_owned(), expires_in).into_response()
         }
         ApiLogin::TicketExpired => Problem::second_factor_ticket_expired().into_response(),
+        ApiLogin::SecondFactorEnrolmentRequired => Problem::second_factor_enrolment_required(false).into_response(),
     })
 }
 
@@ -97,6 +98,7 @@ pub async fn second_factor(
         }
         ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
         ApiLogin::Refused => Problem::wrong_second_factor().into_response(),
+        ApiLogin::SecondFactorEnrolmentRequired => Problem::second_factor_enrolment_required(false).into_response(),
         ApiLogin::TicketExpired | ApiLogin::SecondFactorRequired { .. } | ApiLogin::TemporaryPasswordExpired => {
             Problem::second_factor_ticket_expired().into_response()
         }

@@ -15,7 +15,7 @@ use sesame_core::sessions::SignedIn as User;
 
 use super::password_field;
 use crate::error::WebError;
-use crate::extract::{CsrfForm, SignedIn};
+use crate::extract::{CsrfForm, Enrolling, SignedIn};
 use crate::request::Client;
 use crate::state::AppState;
 use crate::view::{FieldError, Page, see_other};
@@ -90,8 +90,18 @@ fn percent(text: &str) -> String {
         .collect()
 }
 
-pub async fn show_start(State(state): State<AppState>, headers: HeaderMap, SignedIn(user): SignedIn) -> Response {
-    state.views.render(&headers, Some(&user), start_page(Vec::new(), ""))
+pub async fn show_start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Enrolling(user): Enrolling,
+) -> Result<Response, WebError> {
+    let required = must_enrol(&state, &user).await?;
+    Ok(state.views.render(&headers, Some(&user), start_page(Vec::new(), "").with("required", required)))
+}
+
+/// Whether this session reaches nothing but the enrolment (the policy requires a factor).
+async fn must_enrol(state: &AppState, user: &User) -> Result<bool, WebError> {
+    Ok(state.services.factors.must_enrol(&user.account, user.session.auth_method).await?)
 }
 
 #[derive(Debug, Deserialize)]
@@ -106,11 +116,15 @@ pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
     client: Client,
-    CsrfForm(SignedIn(user), form): CsrfForm<StartForm, SignedIn>,
+    CsrfForm(Enrolling(user), form): CsrfForm<StartForm, Enrolling>,
 ) -> Result<Response, WebError> {
     let password = match password_field(&form.mot_de_passe, "mot_de_passe", "Saisissez votre mot de passe.") {
         Ok(password) => password,
-        Err(error) => return Ok(state.views.render(&headers, Some(&user), start_page(vec![error], &form.nom))),
+        Err(error) => {
+            let required = must_enrol(&state, &user).await?;
+            let page = start_page(vec![error], &form.nom).with("required", required);
+            return Ok(state.views.render(&headers, Some(&user), page));
+        }
     };
     let ctx = client.context(Actor::Account(user.account.id));
     Ok(match state.services.factors.start_totp(&user, &password, &form.nom, &ctx).await? {
@@ -118,7 +132,9 @@ pub async fn start(
             see_other(&format!("/mon-compte/second-facteur/application/{}", enrolment.factor.0))
         }
         EnrolOutcome::WrongPassword => {
-            let page = start_page(vec![FieldError::on("mot_de_passe", WRONG_PASSWORD)], &form.nom);
+            let required = must_enrol(&state, &user).await?;
+            let page =
+                start_page(vec![FieldError::on("mot_de_passe", WRONG_PASSWORD)], &form.nom).with("required", required);
             state.views.render(&headers, Some(&user), page)
         }
     })
@@ -127,7 +143,7 @@ pub async fn start(
 pub async fn show_enrol(
     State(state): State<AppState>,
     headers: HeaderMap,
-    SignedIn(user): SignedIn,
+    Enrolling(user): Enrolling,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     Ok(match state.services.factors.pending_totp(&user.account, FactorId(id)).await? {
@@ -147,7 +163,7 @@ pub async fn confirm(
     headers: HeaderMap,
     client: Client,
     Path(id): Path<i64>,
-    CsrfForm(SignedIn(user), form): CsrfForm<ConfirmForm, SignedIn>,
+    CsrfForm(Enrolling(user), form): CsrfForm<ConfirmForm, Enrolling>,
 ) -> Result<Response, WebError> {
     let ctx = client.context(Actor::Account(user.account.id));
     let wrong = |message: &str| vec![FieldError::on("code", message)];

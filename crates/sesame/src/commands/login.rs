@@ -19,12 +19,18 @@ pub async fn run(config: &Config, args: LoginArgs) -> Result<(), CliError> {
         None => ask("Identifiant : ")?,
     };
     let password = ask_hidden("Mot de passe : ")?;
-    let tokens = match client.sign_in(identifier.trim(), &password).await.map_err(failure)? {
+    let mut answer = client.sign_in(identifier.trim(), &password).await.map_err(failure)?;
+    if let SignIn::SecondFactorRequired { ticket, detail, .. } = &answer {
+        println!("{detail}");
+        answer = second_factor(&client, ticket).await?;
+    }
+    let tokens = match answer {
         SignIn::Tokens(tokens) => tokens,
         SignIn::PasswordChangeRequired { change_ticket, detail, .. } => {
             println!("{detail}");
             first_password(&client, &change_ticket).await?
         }
+        SignIn::SecondFactorRequired { .. } => return Err(CliError::Runtime("réponse inattendue du serveur".into())),
     };
     let me = client.me(&tokens.access_token).await.map_err(failure)?;
     println!("Connexion réussie : {} {} ({}).", me.first_name, me.last_name, me.identifier);
@@ -33,6 +39,22 @@ pub async fn run(config: &Config, args: LoginArgs) -> Result<(), CliError> {
         println!("Jetons enregistrés dans {} (lisible par vous seul).", path.display());
     }
     Ok(())
+}
+
+/// Asks for the code of the authenticator app (or a recovery code) until the server accepts
+/// it, the ticket runs out, or the tries are spent.
+async fn second_factor(client: &Client, ticket: &str) -> Result<SignIn, CliError> {
+    for _ in 0..MAX_TRIES {
+        let code = ask_hidden("Code de vérification : ")?;
+        match client.second_factor(ticket, code.trim()).await {
+            Ok(answer) => return Ok(answer),
+            Err(e) => match e.problem() {
+                Some(p) if p.code() == "wrong_second_factor" => println!("{}", p.detail),
+                _ => return Err(failure(e)),
+            },
+        }
+    }
+    Err(CliError::Runtime("trop d'essais : relancez sesame login".into()))
 }
 
 /// Asks for the personal password until the server accepts it (or the ticket runs out).
