@@ -15,6 +15,10 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+#[path = "contract/factors.rs"]
+mod factors;
+use factors::*;
+
 const T0: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
 
 struct Db {
@@ -73,6 +77,9 @@ contract!(
     reset_links_are_superseded_single_use_and_expire,
     a_reset_link_is_consumed_once_under_concurrency,
     api_tokens_are_single_use_by_family_and_listed_as_sessions,
+    totp_factors_are_sealed_confirmed_once_and_steps_accepted_once,
+    recovery_codes_are_used_once_and_replaced_by_batch,
+    second_factor_tickets_are_single_use_and_expire,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {
