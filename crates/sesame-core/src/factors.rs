@@ -348,6 +348,28 @@ impl SecondFactors {
         Ok(RemoveOutcome::Removed)
     }
 
+    /// Support removes every second factor of an account whose holder lost them (phone and
+    /// recovery codes): the holder is e-mailed for each, the agent is the audit event's actor.
+    /// Returns how many were removed. The password is untouched.
+    pub async fn remove_all_by_support(&self, account: &Account, ctx: &RequestContext) -> Result<u64, AuthError> {
+        let factors = self.of(account).await?.factors;
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
+        let removed = tx.delete_other_factors(account.id, None).await?;
+        tx.replace_recovery_codes(account.id, &[], now).await?;
+        for factor in &factors {
+            let change =
+                FactorChange::Removed { kind: factor.kind.label().into(), name: factor.name.clone(), by_support: true };
+            tx.enqueue_mail(&OutboxMail::about(account, factor_mail(account, change, ctx, now)), now).await?;
+        }
+        let details = serde_json::json!({ "by_support": true, "removed": factors.len() });
+        let event =
+            AuditEvent::about(AuditAction::SecondFactorRemoved, Outcome::Success, account, ctx).with_details(details);
+        tx.append_audit(&event, now).await?;
+        tx.commit().await?;
+        Ok(removed)
+    }
+
     /// The browser's second step: the ticket of the cookie and what was typed. On success the
     /// session opens, exactly as a password alone would have opened it.
     pub async fn complete_browser(

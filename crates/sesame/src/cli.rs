@@ -156,6 +156,16 @@ pub enum AccountCommand {
         #[arg(long, value_name = "FILE")]
         certificate: PathBuf,
     },
+    /// Remove every second factor (authenticator app, recovery codes) of an account whose holder
+    /// lost them, after checking who they are: the next sign-in asks the password alone (or, with
+    /// `second_factor.required = always`, a new enrolment). The holder is told by e-mail.
+    RemoveSecondFactors {
+        /// Identifier, e-mail address, or #ID.
+        account: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
     /// Remove a pinned client certificate (the holder is told by e-mail).
     UnbindCertificate {
         /// Identifier, e-mail address, or #ID.

@@ -42,3 +42,12 @@ impl From<AccountError> for CliError {
         if e.is_bad_input() { Self::BadInput(e.to_string()) } else { Self::Runtime(e.to_string()) }
     }
 }
+
+impl From<sesame_core::AuthError> for CliError {
+    fn from(e: sesame_core::AuthError) -> Self {
+        match e {
+            sesame_core::AuthError::Store(e) => e.into(),
+            sesame_core::AuthError::Hash(e) => Self::Runtime(e.to_string()),
+        }
+    }
+}

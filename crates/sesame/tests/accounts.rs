@@ -351,3 +351,44 @@ fn with_downloads_the_temporary_password_mail_links_to_the_installers_and_withou
     let (_, password_mail) = read_eml(&without.outbox()[1]);
     assert!(!password_mail.contains("/installer") && !password_mail.contains("permet également"), "{password_mail}");
 }
+
+#[test]
+fn support_removes_the_second_factors_of_a_holder_who_lost_them() {
+    use sesame_core::keys::{KeyRing, Sealer};
+    let sesame = Sesame::new();
+    sesame
+        .run(&["account", "create", "--email", "jeanne@example.fr", "--first-name", "Jeanne", "--last-name", "Dupont"])
+        .ok();
+    let none = sesame.run(&["account", "remove-second-factors", "jdupont", "--yes"]).ok();
+    assert!(none.stdout.contains("Account jdupont has no second factor."), "{}", none.stdout);
+    // Jeanne's app, as the portal's enrolment stores it: sealed with this node's key.
+    let ring = KeyRing::parse(&std::fs::read_to_string(sesame.path("data/secrets.key")).unwrap()).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let store = runtime.block_on(connect(&sesame.sqlite_url(), &StoreOptions::default(), Sealer::new(ring))).unwrap();
+    let account = runtime.block_on(store.account_by_identifier_key("jdupont")).unwrap().unwrap();
+    runtime.block_on(async {
+        let now = time::OffsetDateTime::now_utc();
+        let secret = sesame_core::totp::TotpSecret::generate();
+        let mut tx = store.begin().await.unwrap();
+        let id = tx.insert_totp(account.id, "Téléphone", &secret, now).await.unwrap();
+        tx.confirm_factor(account.id, id, 1, now).await.unwrap();
+        tx.replace_recovery_codes(account.id, &[vec![1; 32], vec![2; 32]], now).await.unwrap();
+        tx.commit().await.unwrap();
+    });
+    let before = sesame.outbox().len();
+    let removed = sesame.run(&["account", "remove-second-factors", "jdupont", "--yes"]).ok();
+    assert!(
+        removed.stdout.contains("Removed 1 second factor(s) and the recovery codes of jdupont"),
+        "{}",
+        removed.stdout
+    );
+    assert!(runtime.block_on(store.second_factors_of(account.id)).unwrap().is_empty());
+    assert_eq!(runtime.block_on(store.recovery_codes_left(account.id)).unwrap(), 0);
+    let outbox = sesame.outbox();
+    assert_eq!(outbox.len(), before + 1, "the holder is told");
+    let (subject, text) = outbox.iter().map(|p| read_eml(p)).find(|(s, _)| s.contains("second facteur")).unwrap();
+    assert!(subject.contains("un second facteur a été retiré de votre compte"), "{subject}");
+    assert!(text.contains("Le support technique de"), "{text}");
+    let unknown = sesame.run(&["account", "remove-second-factors", "personne", "--yes"]);
+    assert_ne!(unknown.code, 0);
+}

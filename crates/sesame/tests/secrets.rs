@@ -175,12 +175,12 @@ fn a_lost_key_leaves_messages_unopened_and_says_what_to_do() {
     let sesame = with_relay_down(port);
     create_jeanne(&sesame);
     let status = sesame.run(&["secrets", "status"]).ok();
-    assert!(status.stdout.contains("seals and opens; 1 queued secret(s)"), "{}", status.stdout);
+    assert!(status.stdout.contains("seals and opens; 1 sealed secret(s)"), "{}", status.stdout);
     // The key file is lost: the next command makes a new one, which cannot open the old seal.
     std::fs::remove_file(sesame.path("data/secrets.key")).unwrap();
     let status = sesame.run(&["secrets", "status"]);
     assert_eq!(status.code, 1, "{}", status.stdout);
-    assert!(status.stdout.contains("NOT IN THE KEY FILE; 1 queued secret(s)"), "{}", status.stdout);
+    assert!(status.stdout.contains("NOT IN THE KEY FILE; 1 sealed secret(s)"), "{}", status.stdout);
     assert!(status.stderr.contains("issue new temporary passwords"), "{}", status.stderr);
     // Delivery never sends it garbled: it waits (another node may hold the key), then is dropped.
     let relay = SmtpServer::start_on(TcpListener::bind(("127.0.0.1", port)).unwrap(), None);
@@ -202,11 +202,11 @@ fn rotation_reseals_queued_secrets_and_prune_keeps_the_new_key_only() {
     let first = std::fs::read_to_string(sesame.path("data/secrets.key")).unwrap();
     let old_id = first.lines().find(|l| !l.starts_with('#')).unwrap().split(' ').next().unwrap().to_owned();
     let rotated = sesame.run(&["secrets", "rotate"]).ok();
-    assert!(rotated.stdout.contains("Re-sealed 1 queued secret(s)"), "{}", rotated.stdout);
+    assert!(rotated.stdout.contains("Re-sealed 1 sealed secret(s)"), "{}", rotated.stdout);
     assert!(rotated.stdout.contains(&format!("Older key(s) {old_id} kept")), "{}", rotated.stdout);
     let status = sesame.run(&["secrets", "status"]).ok().stdout;
-    assert!(status.contains(&format!("{old_id}  opens only; 0 queued secret(s)")), "{status}");
-    assert!(status.contains("seals and opens; 1 queued secret(s)"), "{status}");
+    assert!(status.contains(&format!("{old_id}  opens only; 0 sealed secret(s)")), "{status}");
+    assert!(status.contains("seals and opens; 1 sealed secret(s)"), "{status}");
     assert!(sesame.run(&["secrets", "prune"]).bad_input().stderr.contains("add --yes"));
     let pruned = sesame.run(&["secrets", "prune", "--yes"]).ok();
     assert!(pruned.stdout.contains(&format!("Removed {old_id}")), "{}", pruned.stdout);

@@ -50,6 +50,7 @@ pub async fn run(config: &Config, command: AccountCommand) -> Result<(), CliErro
         AccountCommand::UnbindCertificate { account, certificate, fingerprint } => {
             admin.unbind(&account, certificate.as_deref(), fingerprint.as_deref()).await
         }
+        AccountCommand::RemoveSecondFactors { account, yes } => admin.remove_second_factors(&account, yes).await,
     }
 }
 
@@ -130,6 +131,23 @@ impl Admin<'_> {
             account.identifier
         );
         report_issued(self.config, &self.store, &issued, show_password).await
+    }
+
+    async fn remove_second_factors(&self, reference: &str, yes: bool) -> Result<(), CliError> {
+        let account = self.accounts.find(reference).await?;
+        let services = app::services(self.config, &self.store, &app::clock())?;
+        if services.factors.of(&account).await?.factors.is_empty() {
+            println!("Account {} has no second factor.", account.identifier);
+            return Ok(());
+        }
+        let action = format!("remove every second factor of {} (check who is asking first)", account.identifier);
+        confirm(&action, account.identifier.as_str(), yes)?;
+        let removed = services.factors.remove_all_by_support(&account, &self.ctx).await?;
+        println!(
+            "Removed {removed} second factor(s) and the recovery codes of {}; the holder is told by e-mail.",
+            account.identifier
+        );
+        deliver_now(self.config, &self.store, "the e-mail").await
     }
 
     async fn disable(&self, reference: &str, yes: bool) -> Result<(), CliError> {

@@ -28,15 +28,15 @@ async fn status(config: &Config) -> Result<(), CliError> {
     for (i, id) in ring.ids().iter().enumerate() {
         let sealed = counts.iter().find(|(k, _)| k == id).map_or(0, |(_, n)| *n);
         let role = if i == 0 { "seals and opens" } else { "opens only" };
-        println!("  {id}  {role}; {sealed} queued secret(s)");
+        println!("  {id}  {role}; {sealed} sealed secret(s)");
     }
     let unknown: Vec<_> = counts.iter().filter(|(k, _)| !ring.ids().contains(&k.as_str())).collect();
     for (id, n) in &unknown {
-        println!("  {id}  NOT IN THE KEY FILE; {n} queued secret(s) that cannot be opened here");
+        println!("  {id}  NOT IN THE KEY FILE; {n} sealed secret(s) that cannot be opened here");
     }
     if !unknown.is_empty() {
         return Err(CliError::Runtime(
-            "some queued secrets are sealed with keys this file lacks: copy the key file of the node that sealed them, \
+            "some secrets are sealed with keys this file lacks: copy the key file of the node that sealed them, \
              or, if it is lost, issue new temporary passwords (the messages are dropped 15 minutes after they were queued)"
                 .into(),
         ));
@@ -54,9 +54,9 @@ async fn rotate(config: &Config) -> Result<(), CliError> {
     let store = app::open_store_with(config, Sealer::new(ring)).await?;
     let report = store.reseal_secrets(Reseal::All).await?;
     println!("New sealing key {new_id} in {}.", path.display());
-    println!("Re-sealed {} queued secret(s) under it.", report.resealed);
+    println!("Re-sealed {} sealed secret(s) under it.", report.resealed);
     if report.unreadable > 0 {
-        println!("{} queued secret(s) are sealed with keys the file lacks and stay as they are.", report.unreadable);
+        println!("{} sealed secret(s) are sealed with keys the file lacks and stay as they are.", report.unreadable);
     }
     if !older.is_empty() {
         println!(
@@ -82,7 +82,7 @@ async fn prune(config: &Config, yes: bool) -> Result<(), CliError> {
     let report = store.reseal_secrets(Reseal::All).await?;
     if report.unreadable > 0 {
         return Err(CliError::Runtime(format!(
-            "{} queued secret(s) are sealed with keys this file lacks; nothing was pruned (see `sesame secrets status`)",
+            "{} sealed secret(s) are sealed with keys this file lacks; nothing was pruned (see `sesame secrets status`)",
             report.unreadable
         )));
     }
