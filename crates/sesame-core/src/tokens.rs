@@ -15,15 +15,18 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use crate::deps::Deps;
 use crate::error::AuthError;
-use crate::factors::{Committed, FactorProof, SecondFactors, StepOutcome};
+use crate::factors::SecondFactors;
 use crate::model::{Account, AccountStatus};
 use crate::passwords::Passwords;
 use crate::policy::Violation;
 use crate::secret::{digest, generate_token};
 use crate::session::{ApiToken, AuthMethod, NewApiToken, TokenKind};
-use crate::signin::{Check, SignIn, TICKET_LIFETIME, Verified};
+use crate::signin::{Check, SignIn, TICKET_LIFETIME};
 use crate::store::Tx;
 use crate::types::{LoginIdentifier, Password};
+
+mod change;
+mod step;
 
 /// `[api]`
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -185,62 +188,6 @@ impl ApiTokens {
         })
     }
 
-    /// The second step of a desktop sign-in: the ticket `sign_in` gave and a code of the app or
-    /// a recovery code. Grants what the password alone would have granted.
-    pub async fn second_step(
-        &self,
-        ticket: &str,
-        proof: Option<&FactorProof>,
-        ctx: &RequestContext,
-    ) -> Result<ApiLogin, AuthError> {
-        let passed = match self.factors.check_step(ticket, "api", proof, ctx).await? {
-            StepOutcome::Passed(passed) => passed,
-            StepOutcome::Wrong => return Ok(ApiLogin::Refused),
-            StepOutcome::Throttled { until } => {
-                return Ok(ApiLogin::Throttled { retry_after: retry_after(until, self.deps.now()) });
-            }
-            StepOutcome::Expired => return Ok(ApiLogin::TicketExpired),
-        };
-        let now = self.deps.now();
-        let mut tx = self.deps.store.begin().await?;
-        match self.factors.commit_step(tx.as_mut(), &passed, "api", ctx, now).await? {
-            Committed::Done => {}
-            Committed::TicketGone => return Ok(ApiLogin::TicketExpired),
-            Committed::ProofGone => {
-                drop(tx);
-                self.factors.count_wrong(&passed.verified.account, "api", ctx).await?;
-                return Ok(ApiLogin::Refused);
-            }
-        }
-        let client = passed.ticket.client_name.clone().unwrap_or_default();
-        let outcome = self.grant_in(tx.as_mut(), &passed.verified, passed.method, &client, ctx, now).await?;
-        tx.commit().await?;
-        Ok(outcome)
-    }
-
-    /// What a verified sign-in gets: a change ticket for a temporary password, else a pair.
-    async fn grant_in(
-        &self,
-        tx: &mut dyn Tx,
-        verified: &Verified,
-        method: AuthMethod,
-        client: &str,
-        ctx: &RequestContext,
-        now: OffsetDateTime,
-    ) -> Result<ApiLogin, AuthError> {
-        if !verified.credential.is_temporary() && self.factors.must_enrol(&verified.account, method).await? {
-            return Ok(ApiLogin::SecondFactorEnrolmentRequired);
-        }
-        let grant = grant(&verified.account, client, method, ctx, now);
-        Ok(if verified.credential.is_temporary() {
-            let lifetime = Duration::minutes(i64::from(self.settings.change_ticket_minutes));
-            let change_ticket = issue(tx, &grant, TokenKind::ChangeTicket, lifetime).await?;
-            ApiLogin::PasswordChangeRequired { change_ticket, expires_in: lifetime.whole_seconds() }
-        } else {
-            ApiLogin::Tokens(self.issue_pair(tx, &grant).await?)
-        })
-    }
-
     /// The account behind a bearer access token, if it is live and the account active.
     pub async fn authenticate(&self, access_token: &str) -> Result<Option<ApiPrincipal>, AuthError> {
         let Some(token) = self.deps.store.api_token(&digest(access_token), TokenKind::Access).await? else {
@@ -319,83 +266,6 @@ impl ApiTokens {
         tx.append_audit(&event, now).await?;
         tx.commit().await?;
         Ok(ended)
-    }
-
-    /// Sets the personal password from a desktop application. On success every session and
-    /// token of the account ends and this client gets a fresh pair.
-    pub async fn change_password(
-        &self,
-        proof: ApiProof<'_>,
-        new: &Password,
-        client: &str,
-        ctx: &RequestContext,
-    ) -> Result<ApiChange, AuthError> {
-        let signed_in_with = match &proof {
-            ApiProof::AccessToken { principal, .. } => Some(principal.token.auth_method),
-            ApiProof::ChangeTicket(_) => None,
-        };
-        let Some((account, ticket, signed_in_as)) = self.prove(proof).await? else {
-            return Ok(ApiChange::Unauthorized);
-        };
-        let Some(credential) = self.deps.store.password_credential(account.id).await? else {
-            return Ok(ApiChange::Unauthorized);
-        };
-        if ticket.is_some() && credential.temporary_until.is_none_or(|until| until <= self.deps.now()) {
-            return Ok(ApiChange::TemporaryPasswordExpired);
-        }
-        let violations = self.passwords.violations(&account, new, new).await?;
-        if !violations.is_empty() {
-            self.passwords.refused(&account, &violations, "api", ctx).await?;
-            return Ok(ApiChange::Refused(violations));
-        }
-        let phc = self.deps.hasher.hash(new).await?;
-        let now = self.deps.now();
-        let mut tx = self.deps.store.begin().await?;
-        if let Some(ticket) = &ticket
-            && !tx.use_api_token(ticket.id, now).await?
-        {
-            return Ok(ApiChange::Unauthorized); // a concurrent request used the ticket first
-        }
-        self.passwords.write_in(tx.as_mut(), &account, phc, credential.is_temporary(), ctx, now).await?;
-        tx.revoke_all_access(account.id, now).await?;
-        // Without a name in this request, the application keeps the one it signed in with.
-        let client = if client.is_empty() { signed_in_as.as_deref().unwrap_or_default() } else { client };
-        let method = ticket.as_ref().map(|t| t.auth_method).or(signed_in_with).unwrap_or(AuthMethod::Password);
-        if self.factors.must_enrol(&account, method).await? {
-            tx.commit().await?;
-            return Ok(ApiChange::ChangedEnrolmentRequired);
-        }
-        let pair = self.issue_pair(tx.as_mut(), &grant(&account, client, method, ctx, now)).await?;
-        tx.commit().await?;
-        Ok(ApiChange::Changed(pair))
-    }
-
-    /// The account a change proves, the ticket to use up (if any), and the application name it
-    /// signed in with. `None`: unknown, used or expired ticket, or wrong current password.
-    async fn prove(
-        &self,
-        proof: ApiProof<'_>,
-    ) -> Result<Option<(Account, Option<ApiToken>, Option<String>)>, AuthError> {
-        match proof {
-            ApiProof::ChangeTicket(ticket) => {
-                let now = self.deps.now();
-                let token = self.deps.store.api_token(&digest(ticket), TokenKind::ChangeTicket).await?;
-                let Some(token) = token.filter(|t| t.is_live(now)) else {
-                    return Ok(None);
-                };
-                let account = self.active_account(&token).await?;
-                Ok(account.map(|a| (a, Some(token.clone()), token.client_name.clone())))
-            }
-            ApiProof::AccessToken { principal, current_password } => {
-                let Some(credential) = self.deps.store.password_credential(principal.account.id).await? else {
-                    return Ok(None);
-                };
-                if !self.deps.hasher.verify(current_password, &credential.phc).await?.matches {
-                    return Ok(None);
-                }
-                Ok(Some((principal.account.clone(), None, principal.token.client_name.clone())))
-            }
-        }
     }
 
     /// A token family for a certificate sign-in, in its transaction.
