@@ -14,6 +14,11 @@ fn no_configuration_at_all_is_valid() {
     assert!(run.stdout.contains("public URL: http://localhost:8080"));
     assert!(run.stdout.contains("database:   sqlite://./data/sesame.db"));
     assert!(run.stdout.contains("e-mail:     files in ./data/outbox"));
+    assert!(run.stdout.contains("second factor: never: asked of those who enrolled one"), "{}", run.stdout);
+    let always = Sesame::new().env("SESAME_SECOND_FACTOR__REQUIRED", "always").run(&["config", "check"]).ok();
+    assert!(always.stdout.contains("second factor: always: every account enrols one"), "{}", always.stdout);
+    let wrong = Sesame::new().env("SESAME_SECOND_FACTOR__REQUIRED", "sometimes").run(&["config", "check"]).bad_input();
+    assert!(wrong.stdout.contains("second_factor.required"), "{}", wrong.stdout);
 }
 
 #[test]

@@ -305,3 +305,28 @@ async fn no_totp_secret_nor_recovery_code_rests_in_clear() {
         assert!(!contains(code.expose().replace('-', "").as_bytes()), "recovery code without hyphens");
     }
 }
+
+#[tokio::test]
+async fn when_required_a_desktop_first_connection_sets_the_password_but_gets_no_tokens() {
+    use sesame_core::factors::{Requirement, SecondFactorSettings};
+    use sesame_core::tokens::{ApiChange, ApiProof};
+    let settings = sesame_core::CoreSettings {
+        second_factor: SecondFactorSettings { required: Requirement::Always },
+        ..sesame_core::CoreSettings::default()
+    };
+    let world = World::with(settings).await;
+    let (_, temporary) = world.jeanne().await;
+    let identifier = LoginIdentifier::new("jdupont").unwrap();
+    let tokens = &world.services.tokens;
+    let ApiLogin::PasswordChangeRequired { change_ticket, .. } =
+        tokens.sign_in(&identifier, &temporary, "Therap-e", &web()).await.unwrap()
+    else {
+        panic!("a change ticket first");
+    };
+    let new = password(STRONG);
+    let changed =
+        tokens.change_password(ApiProof::ChangeTicket(change_ticket.expose_secret()), &new, "", &web()).await.unwrap();
+    assert!(matches!(changed, ApiChange::ChangedEnrolmentRequired), "{changed:?}");
+    let again = tokens.sign_in(&identifier, &new, "Therap-e", &web()).await.unwrap();
+    assert!(matches!(again, ApiLogin::SecondFactorEnrolmentRequired), "the password changed, no tokens: {again:?}");
+}
