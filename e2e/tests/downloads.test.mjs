@@ -2,7 +2,7 @@
 // first connection and on its own page (a Mac visitor sees the Mac installer first), and "Aide".
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startSesame, outbox, launch, newPage, checkA11y, screenshots, keepArtefacts } from "./lib.mjs";
+import { startSesame, outbox, launch, newPage, checkA11y, screenshots, stepper } from "./lib.mjs";
 
 const PERSONAL = "la mer du nord est froide";
 const MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36";
@@ -35,15 +35,7 @@ test("after the first connection the professional installs Therap-e autonome; th
   const sesame = await startSesame({ captcha: false, config: CONFIG });
   const browser = await launch();
   const page = await newPage(browser, { userAgent: MAC });
-  const step = async (label, fn) => {
-    try {
-      await fn();
-    } catch (e) {
-      await keepArtefacts(page, label);
-      console.log(sesame.log());
-      throw e;
-    }
-  };
+  const step = stepper(page, sesame);
   try {
     sesame.run(["account", "create", "--email", "jeanne.dupont@example.fr", "--first-name", "Jeanne", "--last-name", "Dupont"]);
     const [identifierMail, passwordMail] = outbox(sesame);

@@ -1,7 +1,7 @@
 // The guide's flows in a real browser, with axe-core on every page and state and screenshots.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startSesame, outbox, waitForMail, launch, newPage, checkA11y, screenshots, keepArtefacts, printAxeSummary } from "./lib.mjs";
+import { startSesame, outbox, waitForMail, launch, newPage, checkA11y, screenshots, printAxeSummary, stepper } from "./lib.mjs";
 
 const PERSONAL = "la mer du nord est froide";
 const CHANGED = "un phare au bout de la jetée";
@@ -13,15 +13,7 @@ test("account created by the CLI, first connection, Mon compte, change, logout, 
   const sesame = await startSesame({ captcha: false });
   const browser = await launch();
   const page = await newPage(browser);
-  const step = async (label, fn) => {
-    try {
-      await fn();
-    } catch (e) {
-      await keepArtefacts(page, label);
-      console.log(sesame.log());
-      throw e;
-    }
-  };
+  const step = stepper(page, sesame);
   try {
     // Support creates the account: two separate e-mails.
     sesame.run(["account", "create", "--email", "jeanne.dupont@example.fr", "--first-name", "Jeanne", "--last-name", "Dupont", "--national-id", "10003456786"]);

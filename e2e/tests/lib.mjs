@@ -189,3 +189,16 @@ export async function keepArtefacts(page, label) {
     console.log(`could not keep artefacts: ${e}`);
   }
 }
+
+/** A named step of a test: on failure, the page's screenshot and HTML and the server's log. */
+export function stepper(page, sesame) {
+  return async (label, fn) => {
+    try {
+      await fn();
+    } catch (e) {
+      await keepArtefacts(page, label);
+      console.log(sesame.log());
+      throw e;
+    }
+  };
+}

@@ -4,7 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as OTPAuth from "otpauth";
-import { startSesame, outbox, launch, newPage, checkA11y, screenshots, keepArtefacts, printAxeSummary } from "./lib.mjs";
+import { startSesame, outbox, launch, newPage, checkA11y, screenshots, printAxeSummary, stepper } from "./lib.mjs";
 
 const PERSONAL = "la mer du nord est froide";
 
@@ -14,15 +14,7 @@ test("an authenticator app enrolled from Mon compte is asked after the password"
   const sesame = await startSesame({ captcha: false });
   const browser = await launch();
   const page = await newPage(browser);
-  const step = async (label, fn) => {
-    try {
-      await fn();
-    } catch (e) {
-      await keepArtefacts(page, label);
-      console.log(sesame.log());
-      throw e;
-    }
-  };
+  const step = stepper(page, sesame);
   try {
     sesame.run(["account", "create", "--email", "jeanne.dupont@example.fr", "--first-name", "Jeanne", "--last-name", "Dupont"]);
     const temporary = outbox(sesame)[1].text.match(/utilisez le mot de passe provisoire suivant :\s+(\S+)/)[1];

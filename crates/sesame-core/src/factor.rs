@@ -55,6 +55,13 @@ pub struct SecondFactor {
     pub last_used_at: Option<OffsetDateTime>,
 }
 
+impl SecondFactor {
+    /// Whether its first code was given: only then is it asked anywhere.
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed_at.is_some()
+    }
+}
+
 /// The additional data an authenticator app's secret is sealed with: it opens only in a row of
 /// the same account.
 pub fn totp_sealing_context(account: AccountId) -> Vec<u8> {

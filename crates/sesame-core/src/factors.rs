@@ -20,7 +20,6 @@ use crate::totp::{CodeCheck, TotpSecret};
 use crate::types::{LoginIdentifier, Password};
 
 mod step;
-pub(crate) use step::Committed;
 pub use step::StepOutcome;
 
 /// `[second_factor]`
@@ -137,20 +136,19 @@ impl SecondFactors {
         if self.settings.required != Requirement::Always || method.is_multi_factor() {
             return Ok(false);
         }
-        Ok(self.of(account).await?.factors.is_empty())
+        Ok(self.confirmed(account).await?.is_empty())
     }
 
     /// The account's confirmed factors and its unused recovery codes.
     pub async fn of(&self, account: &Account) -> Result<FactorsView, AuthError> {
-        let factors = self
-            .deps
-            .store
-            .second_factors_of(account.id)
-            .await?
-            .into_iter()
-            .filter(|f| f.confirmed_at.is_some())
-            .collect();
+        let factors = self.confirmed(account).await?;
         Ok(FactorsView { factors, recovery_codes_left: self.deps.store.recovery_codes_left(account.id).await? })
+    }
+
+    /// The account's confirmed factors (enrolments waiting for their first code left out).
+    async fn confirmed(&self, account: &Account) -> Result<Vec<SecondFactor>, AuthError> {
+        let all = self.deps.store.second_factors_of(account.id).await?;
+        Ok(all.into_iter().filter(SecondFactor::is_confirmed).collect())
     }
 
     /// Starts enrolling an authenticator app, after the password is typed again.
@@ -179,7 +177,7 @@ impl SecondFactors {
     /// until it is confirmed; never after).
     pub async fn pending_totp(&self, account: &Account, id: FactorId) -> Result<Option<TotpEnrolment>, AuthError> {
         let found = self.deps.store.totp_factors_of(account.id).await?.into_iter().find(|t| t.factor.id == id);
-        let Some(totp) = found.filter(|t| t.factor.confirmed_at.is_none()) else {
+        let Some(totp) = found.filter(|t| !t.factor.is_confirmed()) else {
             return Ok(None);
         };
         let Ok(secret) = totp.secret else {
@@ -209,7 +207,7 @@ impl SecondFactors {
             self.deps.audit(event).await?;
             return Ok(ConfirmOutcome::WrongCode);
         };
-        let had_factor = !self.of(account).await?.factors.is_empty();
+        let had_factor = !self.confirmed(account).await?.is_empty();
         let mut tx = self.deps.store.begin().await?;
         if !tx.confirm_factor(account.id, id, step, now).await? {
             return Ok(ConfirmOutcome::Unknown);
@@ -244,7 +242,7 @@ impl SecondFactors {
         if !self.password_holds(account, password, ctx).await? {
             return Ok(RenewOutcome::WrongPassword);
         }
-        if self.of(account).await?.factors.is_empty() {
+        if self.confirmed(account).await?.is_empty() {
             return Ok(RenewOutcome::NoFactor);
         }
         let now = self.deps.now();
@@ -270,7 +268,7 @@ impl SecondFactors {
         ctx: &RequestContext,
     ) -> Result<RemoveOutcome, AuthError> {
         let account = &signed_in.account;
-        let factors = self.of(account).await?.factors;
+        let factors = self.confirmed(account).await?;
         let Some(factor) = factors.iter().find(|f| f.id == id) else {
             return Ok(RemoveOutcome::Unknown);
         };
@@ -314,7 +312,7 @@ impl SecondFactors {
     /// recovery codes): the holder is e-mailed for each, the agent is the audit event's actor.
     /// Returns how many were removed. The password is untouched.
     pub async fn remove_all_by_support(&self, account: &Account, ctx: &RequestContext) -> Result<u64, AuthError> {
-        let factors = self.of(account).await?.factors;
+        let factors = self.confirmed(account).await?;
         let now = self.deps.now();
         let mut tx = self.deps.store.begin().await?;
         let removed = tx.delete_other_factors(account.id, None).await?;

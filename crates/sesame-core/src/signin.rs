@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
 use crate::deps::Deps;
 use crate::error::AuthError;
-use crate::factor::NewTicket;
+use crate::factor::{NewTicket, SecondFactor};
 use crate::mail::{MailMessage, OutboxMail};
 use crate::model::{Account, AccountStatus, PasswordCredential};
 use crate::secret::{digest, generate_token};
@@ -61,6 +61,18 @@ pub(crate) struct Verified {
     pub(crate) rehash: Option<String>,
 }
 
+impl Verified {
+    /// Stores the password's hash again if the hashing parameters changed since it was made
+    /// (the password was just checked: this is the only time it is at hand).
+    async fn keep_better_hash(&self, tx: &mut dyn Tx) -> Result<(), AuthError> {
+        if let Some(phc) = &self.rehash {
+            let credential = PasswordCredential { phc: phc.clone(), ..self.credential.clone() };
+            tx.set_password(self.account.id, &credential).await?;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SignIn {
     deps: Deps,
@@ -92,8 +104,10 @@ impl SignIn {
         Ok(match self.check(identifier, password, captcha_passed, ctx).await? {
             Check::Verified(verified) => {
                 let now = self.deps.now();
+                // Read before the write transaction: on SQLite it holds the one writer.
+                let second_step = self.needs_second_step(&verified.account).await?;
                 let mut tx = self.deps.store.begin().await?;
-                if self.needs_second_step(&verified.account).await? {
+                if second_step {
                     let ticket = self.second_step_ticket(tx.as_mut(), &verified, "browser", None, ctx, now).await?;
                     tx.commit().await?;
                     return Ok(LoginOutcome::SecondFactorRequired { ticket });
@@ -123,7 +137,7 @@ impl SignIn {
 
     /// Whether the account has a confirmed second factor to ask after its password.
     pub(crate) async fn needs_second_step(&self, account: &Account) -> Result<bool, AuthError> {
-        Ok(self.deps.store.second_factors_of(account.id).await?.iter().any(|f| f.confirmed_at.is_some()))
+        Ok(self.deps.store.second_factors_of(account.id).await?.iter().any(SecondFactor::is_confirmed))
     }
 
     /// Issues the ticket that carries a correct password to its second step, in `tx`. Nothing
@@ -139,10 +153,7 @@ impl SignIn {
         now: OffsetDateTime,
     ) -> Result<SecretString, AuthError> {
         let account = &verified.account;
-        if let Some(phc) = &verified.rehash {
-            tx.set_password(account.id, &PasswordCredential { phc: phc.clone(), ..verified.credential.clone() })
-                .await?;
-        }
+        verified.keep_better_hash(tx).await?;
         let token = generate_token(32);
         let ticket = NewTicket {
             token_hash: digest(token.expose_secret()),
@@ -254,10 +265,7 @@ impl SignIn {
         now: OffsetDateTime,
     ) -> Result<(), AuthError> {
         let account = &verified.account;
-        if let Some(phc) = &verified.rehash {
-            tx.set_password(account.id, &PasswordCredential { phc: phc.clone(), ..verified.credential.clone() })
-                .await?;
-        }
+        verified.keep_better_hash(tx).await?;
         tx.clear_login_failures(&account.identifier.key()).await?;
         if verified.previous_failures >= self.throttle.captcha_after {
             let message = MailMessage::LoginAfterFailures {

@@ -166,8 +166,11 @@ impl ApiTokens {
         Ok(match self.sign_in.check(identifier, password, true, ctx).await? {
             Check::Verified(verified) => {
                 let now = self.deps.now();
+                // Reads before the write transaction: on SQLite it holds the one writer.
+                let second_step = self.sign_in.needs_second_step(&verified.account).await?;
+                let enrol = self.enrolment_required(&verified, AuthMethod::Password).await?;
                 let mut tx = self.deps.store.begin().await?;
-                if self.sign_in.needs_second_step(&verified.account).await? {
+                if second_step {
                     let ticket =
                         self.sign_in.second_step_ticket(tx.as_mut(), &verified, "api", Some(client), ctx, now).await?;
                     tx.commit().await?;
@@ -177,7 +180,11 @@ impl ApiTokens {
                     });
                 }
                 self.sign_in.record(tx.as_mut(), &verified, AuthMethod::Password, "api", ctx, now).await?;
-                let outcome = self.grant_in(tx.as_mut(), &verified, AuthMethod::Password, client, ctx, now).await?;
+                let outcome = if enrol {
+                    ApiLogin::SecondFactorEnrolmentRequired
+                } else {
+                    self.grant_in(tx.as_mut(), &verified, AuthMethod::Password, client, ctx, now).await?
+                };
                 tx.commit().await?;
                 outcome
             }

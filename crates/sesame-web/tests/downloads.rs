@@ -4,44 +4,13 @@
 
 mod common;
 
-use common::{Options, TestApp};
-use sesame_web::downloads::{Download, Platform, Prerequisite};
+use common::{Options, TestApp, guide_downloads};
+use sesame_web::downloads::Download;
 
 const PERSONAL: &str = "la mer du nord est froide";
 const MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15";
 const WINDOWS: &str =
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0 Safari/537.36";
-
-/// The guide's two installers, the Mac one with its VLC prerequisite.
-fn guide() -> Vec<Download> {
-    vec![
-        Download {
-            name: "Therap-e autonome".into(),
-            platform: Platform::Windows,
-            url: "https://www.norm-uni.fr/covotem/Installer/covotem-serveur-normandie-prod-inst.exe".into(),
-            requirements: "Windows 10 ou 11".into(),
-            version: Some("4.2".into()),
-            size: Some("142 Mo".into()),
-            sha256: Some("9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08".into()),
-            service: Some("Therap-e".into()),
-            prerequisites: Vec::new(),
-        },
-        Download {
-            name: "Therap-e autonome".into(),
-            platform: Platform::Macos,
-            url: "https://www.norm-uni.fr/covotem/Installer/covotem-serveur-normandie-prod.dmg".into(),
-            requirements: "macOS 10.15 à 12.4".into(),
-            version: None,
-            size: None,
-            sha256: None,
-            service: Some("Therap-e".into()),
-            prerequisites: vec![Prerequisite {
-                name: "VLC Media Player".into(),
-                url: "https://www.videolan.org/vlc/download-macosx.html".into(),
-            }],
-        },
-    ]
-}
 
 async fn portal(downloads: Vec<Download>) -> TestApp {
     let services = vec![sesame_web::PortalService {
@@ -71,7 +40,7 @@ async fn signed_in(app: &TestApp, user_agent: &str) -> reqwest::Client {
 
 #[tokio::test]
 async fn the_installers_show_their_requirements_prerequisites_and_checksum() {
-    let app = portal(guide()).await;
+    let app = portal(guide_downloads()).await;
     let browser = signed_in(&app, WINDOWS).await;
     let page = app.get(&browser, "/installer").await;
     assert_eq!(page.status, 200);
@@ -103,7 +72,7 @@ async fn the_installers_show_their_requirements_prerequisites_and_checksum() {
 
 #[tokio::test]
 async fn the_visitors_own_system_comes_first() {
-    let app = portal(guide()).await;
+    let app = portal(guide_downloads()).await;
     let order = |body: &str| {
         let pc = body.find("Version PC (Windows)").unwrap();
         let mac = body.find("Version Mac</strong>").unwrap();
@@ -123,7 +92,7 @@ async fn the_visitors_own_system_comes_first() {
 
 #[tokio::test]
 async fn after_the_first_connection_the_next_step_is_the_installation() {
-    let app = portal(guide()).await;
+    let app = portal(guide_downloads()).await;
     let browser = signed_in(&app, MAC).await;
     let page = app.get(&browser, "/services?confirmation=premiere-connexion").await;
     assert!(page.body.contains("Votre changement de mot de passe est effectué."));
@@ -146,7 +115,7 @@ async fn without_downloads_nothing_is_shown_and_the_page_does_not_exist() {
 
 #[tokio::test]
 async fn the_installer_page_needs_a_signed_in_professional() {
-    let app = portal(guide()).await;
+    let app = portal(guide_downloads()).await;
     assert_eq!(app.get(&app.browser(), "/installer").await.location(), Some("/"));
     // A temporary-password session reaches only the first-connection page.
     let temporary = app.jeanne().await;
@@ -157,7 +126,7 @@ async fn the_installer_page_needs_a_signed_in_professional() {
 
 #[tokio::test]
 async fn the_help_page_explains_the_guides_flows_with_the_portals_names_and_contacts() {
-    let app = portal(guide()).await;
+    let app = portal(guide_downloads()).await;
     let login = app.get(&app.browser(), "/").await;
     assert!(login.body.contains("href=\"/aide\">Première connexion, mot de passe oublié : consultez l'aide</a>"));
     assert!(login.body.contains("<a href=\"/aide\">Aide</a>"), "in the footer");

@@ -304,3 +304,57 @@ async fn when_required_the_api_gives_no_tokens_to_an_account_without_a_factor() 
     assert_eq!(status, 403);
     assert_eq!(problem["type"], "/api/v1/problems/second_factor_enrolment_required");
 }
+
+#[tokio::test]
+async fn new_recovery_codes_need_the_password_and_replace_the_old_ones() {
+    let app = TestApp::start().await;
+    let browser = app.browser();
+    jeanne(&app, &browser).await;
+    let (_, codes) = enrol(&app, &browser).await;
+    let account = app.get(&browser, "/mon-compte").await;
+    let empty = app.post(&browser, "/mon-compte/codes-de-secours", &account, &[("mot_de_passe_codes", "")]).await;
+    assert_eq!(empty.location(), Some("/mon-compte?confirmation=mot-de-passe-requis"));
+    let wrong =
+        app.post(&browser, "/mon-compte/codes-de-secours", &account, &[("mot_de_passe_codes", "pas le bon")]).await;
+    assert_eq!(wrong.location(), Some("/mon-compte?confirmation=mot-de-passe-incorrect"));
+    let notice = app.get(&browser, wrong.location().unwrap()).await;
+    assert!(notice.body.contains("aucun nouveau code de secours n'a été créé"));
+    assert_eq!(app.store.recovery_codes_left(sesame_core::model::AccountId(1)).await.unwrap(), 10, "nothing changed");
+    app.mails().await;
+    let renewed =
+        app.post(&browser, "/mon-compte/codes-de-secours", &account, &[("mot_de_passe_codes", PERSONAL)]).await;
+    assert_eq!(renewed.status, 200);
+    assert!(renewed.body.contains("les précédents ne fonctionnent plus"));
+    let mails = app.mails().await;
+    assert!(
+        mails
+            .iter()
+            .any(|(_, m)| matches!(m, MailMessage::SecondFactor { change: FactorChange::RecoveryCodesRenewed, .. }))
+    );
+    sign_out(&app, &browser).await;
+    app.login(&browser, "jdupont", PERSONAL).await;
+    let step = app.get(&browser, "/connexion/second-facteur").await;
+    let old = app.post(&browser, "/connexion/second-facteur", &step, &[("code", &codes[1])]).await;
+    assert!(old.errors()[0].starts_with("Code incorrect."), "the old batch no longer works");
+}
+
+#[tokio::test]
+async fn an_enrolment_is_its_own_account_s_only() {
+    let app = TestApp::start().await;
+    let jeanne_browser = app.browser();
+    jeanne(&app, &jeanne_browser).await;
+    let start = app.get(&jeanne_browser, "/mon-compte/second-facteur/application").await;
+    let started = app
+        .post(&jeanne_browser, "/mon-compte/second-facteur/application", &start, &[("mot_de_passe", PERSONAL)])
+        .await;
+    let to = started.location().unwrap().to_owned();
+    let paul = app.browser();
+    let temporary = app.create("Paul", "Martin", "paul.martin@example.fr").await;
+    app.first_connection(&paul, "pmartin", &temporary, PERSONAL).await;
+    assert_eq!(app.get(&paul, &to).await.location(), Some("/mon-compte"), "another account's enrolment is not shown");
+    let form = app.get(&paul, "/mon-compte").await;
+    let confirmed = app.post(&paul, &to, &form, &[("code", "123456")]).await;
+    assert_eq!(confirmed.location(), Some("/mon-compte"));
+    assert_eq!(app.get(&paul, "/mon-compte/second-facteur/1/retirer").await.location(), Some("/mon-compte"));
+    assert!(app.store.second_factors_of(sesame_core::model::AccountId(1)).await.unwrap()[0].confirmed_at.is_none());
+}

@@ -6,10 +6,9 @@
 
 mod common;
 
-use common::{Options, Page, TestApp};
+use common::{Options, Page, TestApp, guide_downloads};
 use sesame_core::mail::MailMessage;
 use sesame_core::throttle::ThrottleSettings;
-use sesame_web::downloads::{Download, Platform, Prerequisite};
 use time::Duration;
 
 const PERSONAL: &str = "la mer du nord est froide";
@@ -41,36 +40,6 @@ fn snapshot(name: &str, page: &Page) {
     }, {
         insta::assert_snapshot!(name, document);
     });
-}
-
-fn guide_downloads() -> Vec<Download> {
-    vec![
-        Download {
-            name: "Therap-e autonome".into(),
-            platform: Platform::Windows,
-            url: "https://www.norm-uni.fr/covotem/Installer/covotem-serveur-normandie-prod-inst.exe".into(),
-            requirements: "Windows 10 ou 11".into(),
-            version: Some("4.2".into()),
-            size: Some("142 Mo".into()),
-            sha256: Some("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08".into()),
-            service: Some("Therap-e".into()),
-            prerequisites: Vec::new(),
-        },
-        Download {
-            name: "Therap-e autonome".into(),
-            platform: Platform::Macos,
-            url: "https://www.norm-uni.fr/covotem/Installer/covotem-serveur-normandie-prod.dmg".into(),
-            requirements: "macOS 10.15 à 12.4".into(),
-            version: None,
-            size: None,
-            sha256: None,
-            service: Some("Therap-e".into()),
-            prerequisites: vec![Prerequisite {
-                name: "VLC Media Player".into(),
-                url: "https://www.videolan.org/vlc/download-macosx.html".into(),
-            }],
-        },
-    ]
 }
 
 fn portal() -> Options {

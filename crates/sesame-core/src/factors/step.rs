@@ -41,14 +41,16 @@ pub(crate) struct PassedStep {
     used: UsedProof,
 }
 
-/// What [`SecondFactors::commit_step`] could write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Committed {
-    Done,
-    /// The ticket was used (or expired) meanwhile.
-    TicketGone,
-    /// The code was used meanwhile, or the recovery code is not one of the account's.
-    ProofGone,
+impl<T> StepOutcome<T> {
+    /// What passed, or the refusal to answer instead (whatever the answer's passed type).
+    pub(crate) fn into_passed<U>(self) -> Result<T, StepOutcome<U>> {
+        match self {
+            Self::Passed(t) => Ok(t),
+            Self::Wrong => Err(StepOutcome::Wrong),
+            Self::Throttled { until } => Err(StepOutcome::Throttled { until }),
+            Self::Expired => Err(StepOutcome::Expired),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -66,23 +68,15 @@ impl SecondFactors {
         proof: Option<&FactorProof>,
         ctx: &RequestContext,
     ) -> Result<StepOutcome<Box<OpenedSession>>, AuthError> {
-        let passed = match self.check_step(ticket, "browser", proof, ctx).await? {
-            StepOutcome::Passed(passed) => passed,
-            StepOutcome::Wrong => return Ok(StepOutcome::Wrong),
-            StepOutcome::Throttled { until } => return Ok(StepOutcome::Throttled { until }),
-            StepOutcome::Expired => return Ok(StepOutcome::Expired),
+        let passed = match self.check_step(ticket, "browser", proof, ctx).await?.into_passed() {
+            Ok(passed) => passed,
+            Err(refused) => return Ok(refused),
         };
         let now = self.deps.now();
-        let mut tx = self.deps.store.begin().await?;
-        match self.commit_step(tx.as_mut(), &passed, "browser", ctx, now).await? {
-            Committed::Done => {}
-            Committed::TicketGone => return Ok(StepOutcome::Expired),
-            Committed::ProofGone => {
-                drop(tx);
-                self.count_wrong(&passed.verified.account, "browser", ctx).await?;
-                return Ok(StepOutcome::Wrong);
-            }
-        }
+        let mut tx = match self.commit_step(&passed, "browser", ctx, now).await?.into_passed() {
+            Ok(tx) => tx,
+            Err(refused) => return Ok(refused),
+        };
         let account = &passed.verified.account;
         let temporary = passed.verified.credential.is_temporary();
         let opened = self.sessions.open_in(tx.as_mut(), account, passed.method, temporary, ctx, now).await?;
@@ -160,30 +154,33 @@ impl SecondFactors {
         self.deps.audit(event).await
     }
 
-    /// What a passed second step writes in its grant's transaction: the ticket and the code used
-    /// up (if a concurrent request used either first, nothing is granted: the caller drops the
-    /// transaction), the recovery e-mail, the success recorded as any sign-in's.
+    /// Opens the grant's transaction with what a passed second step writes in it: the ticket and
+    /// the code used up, the recovery e-mail, the success recorded as any sign-in's. If a
+    /// concurrent request used the ticket first, `Expired`; the code (or the recovery code is not
+    /// the account's), `Wrong`, counted: nothing is granted then.
     pub(crate) async fn commit_step(
         &self,
-        tx: &mut dyn Tx,
         passed: &PassedStep,
         channel: &str,
         ctx: &RequestContext,
         now: OffsetDateTime,
-    ) -> Result<Committed, AuthError> {
+    ) -> Result<StepOutcome<Box<dyn Tx>>, AuthError> {
         let account = &passed.verified.account;
+        let mut tx = self.deps.store.begin().await?;
         if !tx.use_second_factor_ticket(passed.ticket.id, now).await? {
-            return Ok(Committed::TicketGone);
+            return Ok(StepOutcome::Expired);
         }
-        if !self.use_proof(tx, account, &passed.used, ctx, now).await? {
-            return Ok(Committed::ProofGone);
+        if !self.use_proof(tx.as_mut(), account, &passed.used, ctx, now).await? {
+            drop(tx);
+            self.count_wrong(account, channel, ctx).await?;
+            return Ok(StepOutcome::Wrong);
         }
         let details = serde_json::json!({ "method": passed.method.as_str(), "channel": channel });
         let event =
             AuditEvent::about(AuditAction::SecondFactorSucceeded, Outcome::Success, account, ctx).with_details(details);
         tx.append_audit(&event, now).await?;
-        self.sign_in.record(tx, &passed.verified, passed.method, channel, ctx, now).await?;
-        Ok(Committed::Done)
+        self.sign_in.record(tx.as_mut(), &passed.verified, passed.method, channel, ctx, now).await?;
+        Ok(StepOutcome::Passed(tx))
     }
 
     /// Which factor a proof matches now, if any (nothing is used up yet).
@@ -196,7 +193,7 @@ impl SecondFactors {
         Ok(match proof {
             FactorProof::Code(code) => {
                 let apps = self.deps.store.totp_factors_of(account.id).await?;
-                apps.into_iter().filter(|t| t.factor.confirmed_at.is_some()).find_map(|t| {
+                apps.into_iter().filter(|t| t.factor.is_confirmed()).find_map(|t| {
                     let secret = t.secret.ok()?;
                     match secret.check(code, now, t.last_step) {
                         CodeCheck::Accepted { step } => Some(UsedProof::Step { factor: t.factor.id, step }),

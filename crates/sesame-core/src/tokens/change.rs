@@ -37,6 +37,8 @@ impl ApiTokens {
             self.passwords.refused(&account, &violations, "api", ctx).await?;
             return Ok(ApiChange::Refused(violations));
         }
+        let method = ticket.as_ref().map(|t| t.auth_method).or(signed_in_with).unwrap_or(AuthMethod::Password);
+        let enrol = self.factors.must_enrol(&account, method).await?;
         let phc = self.deps.hasher.hash(new).await?;
         let now = self.deps.now();
         let mut tx = self.deps.store.begin().await?;
@@ -49,8 +51,7 @@ impl ApiTokens {
         tx.revoke_all_access(account.id, now).await?;
         // Without a name in this request, the application keeps the one it signed in with.
         let client = if client.is_empty() { signed_in_as.as_deref().unwrap_or_default() } else { client };
-        let method = ticket.as_ref().map(|t| t.auth_method).or(signed_in_with).unwrap_or(AuthMethod::Password);
-        if self.factors.must_enrol(&account, method).await? {
+        if enrol {
             tx.commit().await?;
             return Ok(ApiChange::ChangedEnrolmentRequired);
         }

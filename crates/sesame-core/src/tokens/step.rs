@@ -5,7 +5,7 @@ use time::{Duration, OffsetDateTime};
 use super::{ApiLogin, ApiTokens, grant, issue, retry_after};
 use crate::audit::RequestContext;
 use crate::error::AuthError;
-use crate::factors::{Committed, FactorProof, StepOutcome};
+use crate::factors::{FactorProof, StepOutcome};
 use crate::session::{AuthMethod, TokenKind};
 use crate::signin::Verified;
 use crate::store::Tx;
@@ -19,29 +19,35 @@ impl ApiTokens {
         proof: Option<&FactorProof>,
         ctx: &RequestContext,
     ) -> Result<ApiLogin, AuthError> {
-        let passed = match self.factors.check_step(ticket, "api", proof, ctx).await? {
-            StepOutcome::Passed(passed) => passed,
-            StepOutcome::Wrong => return Ok(ApiLogin::Refused),
-            StepOutcome::Throttled { until } => {
-                return Ok(ApiLogin::Throttled { retry_after: retry_after(until, self.deps.now()) });
-            }
-            StepOutcome::Expired => return Ok(ApiLogin::TicketExpired),
-        };
         let now = self.deps.now();
-        let mut tx = self.deps.store.begin().await?;
-        match self.factors.commit_step(tx.as_mut(), &passed, "api", ctx, now).await? {
-            Committed::Done => {}
-            Committed::TicketGone => return Ok(ApiLogin::TicketExpired),
-            Committed::ProofGone => {
-                drop(tx);
-                self.factors.count_wrong(&passed.verified.account, "api", ctx).await?;
-                return Ok(ApiLogin::Refused);
-            }
-        }
+        let refusal = |refused: StepOutcome<()>| match refused {
+            StepOutcome::Wrong => ApiLogin::Refused,
+            StepOutcome::Throttled { until } => ApiLogin::Throttled { retry_after: retry_after(until, now) },
+            StepOutcome::Expired | StepOutcome::Passed(()) => ApiLogin::TicketExpired,
+        };
+        let passed = match self.factors.check_step(ticket, "api", proof, ctx).await?.into_passed() {
+            Ok(passed) => passed,
+            Err(refused) => return Ok(refusal(refused)),
+        };
+        let enrol = self.enrolment_required(&passed.verified, passed.method).await?;
+        let mut tx = match self.factors.commit_step(&passed, "api", ctx, now).await?.into_passed() {
+            Ok(tx) => tx,
+            Err(refused) => return Ok(refusal(refused)),
+        };
         let client = passed.ticket.client_name.clone().unwrap_or_default();
-        let outcome = self.grant_in(tx.as_mut(), &passed.verified, passed.method, &client, ctx, now).await?;
+        let outcome = if enrol {
+            ApiLogin::SecondFactorEnrolmentRequired
+        } else {
+            self.grant_in(tx.as_mut(), &passed.verified, passed.method, &client, ctx, now).await?
+        };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// Whether a verified sign-in with a personal password gets no tokens until a factor is
+    /// enrolled (a temporary password still gets its change ticket).
+    pub(super) async fn enrolment_required(&self, verified: &Verified, method: AuthMethod) -> Result<bool, AuthError> {
+        Ok(!verified.credential.is_temporary() && self.factors.must_enrol(&verified.account, method).await?)
     }
 
     /// What a verified sign-in gets: a change ticket for a temporary password, else a pair.
@@ -54,9 +60,6 @@ impl ApiTokens {
         ctx: &RequestContext,
         now: OffsetDateTime,
     ) -> Result<ApiLogin, AuthError> {
-        if !verified.credential.is_temporary() && self.factors.must_enrol(&verified.account, method).await? {
-            return Ok(ApiLogin::SecondFactorEnrolmentRequired);
-        }
         let grant = grant(&verified.account, client, method, ctx, now);
         Ok(if verified.credential.is_temporary() {
             let lifetime = Duration::minutes(i64::from(self.settings.change_ticket_minutes));

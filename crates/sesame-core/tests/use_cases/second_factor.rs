@@ -330,3 +330,19 @@ async fn when_required_a_desktop_first_connection_sets_the_password_but_gets_no_
     let again = tokens.sign_in(&identifier, &new, "Therap-e", &web()).await.unwrap();
     assert!(matches!(again, ApiLogin::SecondFactorEnrolmentRequired), "the password changed, no tokens: {again:?}");
 }
+
+#[tokio::test]
+async fn new_recovery_codes_need_the_password_and_a_factor() {
+    use sesame_core::factors::RenewOutcome;
+    let world = World::new().await;
+    world.jeanne_with_password().await;
+    let opened = world.sign_in("jdupont", STRONG).await.unwrap();
+    let factors = &world.services.factors;
+    let none = factors.renew_recovery_codes(&opened.signed_in, &password(STRONG), &web()).await.unwrap();
+    assert!(matches!(none, RenewOutcome::NoFactor), "codes come with a factor");
+    let wrong = factors.renew_recovery_codes(&opened.signed_in, &password("Pas-le-bon-2026!"), &web()).await.unwrap();
+    assert!(matches!(wrong, RenewOutcome::WrongPassword));
+    let state = world.store.throttle_state("jdupont").await.unwrap().unwrap();
+    assert_eq!(state.consecutive_failures, 1, "a wrong password counts as a failed sign-in");
+    assert_eq!(factors.of(&opened.signed_in.account).await.unwrap().recovery_codes_left, 0);
+}

@@ -49,12 +49,18 @@ pub async fn create_session(
     };
     let name = client_name(body.client.as_deref());
     let ctx = client.context(Actor::Anonymous);
-    Ok(match state.services.tokens.sign_in(&identifier, &password, &name, &ctx).await? {
+    let outcome = state.services.tokens.sign_in(&identifier, &password, &name, &ctx).await?;
+    Ok(answer(outcome, Problem::invalid_credentials))
+}
+
+/// The answer to a sign-in's outcome, either step; `refused` is what a wrong credential gets.
+fn answer(outcome: ApiLogin, refused: fn() -> Problem) -> Response {
+    match outcome {
         ApiLogin::Tokens(pair) => tokens(StatusCode::CREATED, &pair, None),
         ApiLogin::PasswordChangeRequired { change_ticket, expires_in } => {
             Problem::password_change_required(change_ticket.expose_secret().to_owned(), expires_in).into_response()
         }
-        ApiLogin::Refused => Problem::invalid_credentials().into_response(),
+        ApiLogin::Refused => refused().into_response(),
         ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
         ApiLogin::TemporaryPasswordExpired => Problem::temporary_password_expired().into_response(),
         ApiLogin::SecondFactorRequired { second_factor_ticket, expires_in } => {
@@ -62,7 +68,7 @@ pub async fn create_session(
         }
         ApiLogin::TicketExpired => Problem::second_factor_ticket_expired().into_response(),
         ApiLogin::SecondFactorEnrolmentRequired => Problem::second_factor_enrolment_required(false).into_response(),
-    })
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -91,18 +97,8 @@ pub async fn second_factor(
     address_limit(&state, &client).await?;
     let proof = FactorProof::parse(&body.code);
     let ctx = client.context(Actor::Anonymous);
-    Ok(match state.services.tokens.second_step(&body.second_factor_ticket, proof.as_ref(), &ctx).await? {
-        ApiLogin::Tokens(pair) => tokens(StatusCode::CREATED, &pair, None),
-        ApiLogin::PasswordChangeRequired { change_ticket, expires_in } => {
-            Problem::password_change_required(change_ticket.expose_secret().to_owned(), expires_in).into_response()
-        }
-        ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
-        ApiLogin::Refused => Problem::wrong_second_factor().into_response(),
-        ApiLogin::SecondFactorEnrolmentRequired => Problem::second_factor_enrolment_required(false).into_response(),
-        ApiLogin::TicketExpired | ApiLogin::SecondFactorRequired { .. } | ApiLogin::TemporaryPasswordExpired => {
-            Problem::second_factor_ticket_expired().into_response()
-        }
-    })
+    let outcome = state.services.tokens.second_step(&body.second_factor_ticket, proof.as_ref(), &ctx).await?;
+    Ok(answer(outcome, Problem::wrong_second_factor))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

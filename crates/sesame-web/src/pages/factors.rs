@@ -5,6 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use percent_encoding::utf8_percent_encode;
 use qrcode::QrCode;
 use qrcode::render::svg;
 use serde::Deserialize;
@@ -12,6 +13,7 @@ use sesame_core::audit::Actor;
 use sesame_core::factor::{FactorId, RecoveryCode};
 use sesame_core::factors::{ConfirmOutcome, EnrolOutcome, FactorProof, RemoveOutcome, RenewOutcome, TotpEnrolment};
 use sesame_core::sessions::SignedIn as User;
+use sesame_core::totp::UNRESERVED;
 
 use super::password_field;
 use crate::error::WebError;
@@ -45,11 +47,22 @@ fn qr_svg(uri: &str) -> String {
     }
 }
 
-fn start_page(errors: Vec<FieldError>, name: &str) -> Page {
-    Page::new("factor_start.html", "Ajouter une application d'authentification")
+/// The first enrolment page, rendered; `required` when the policy lets this session reach
+/// nothing else until it has enrolled.
+async fn start_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    errors: Vec<FieldError>,
+    name: &str,
+) -> Result<Response, WebError> {
+    let required = state.services.factors.must_enrol(&user.account, user.session.auth_method).await?;
+    let page = Page::new("factor_start.html", "Ajouter une application d'authentification")
         .current("account")
         .with("errors", errors)
         .with("name", name)
+        .with("required", required);
+    Ok(state.views.render(headers, Some(user), page))
 }
 
 fn enrol_page(enrolment: &TotpEnrolment, errors: Vec<FieldError>) -> Page {
@@ -75,19 +88,7 @@ fn codes_page(state: &AppState, codes: &[RecoveryCode], first: bool) -> Page {
         .current("account")
         .with("codes", list)
         .with("first", first)
-        .with("download", format!("data:text/plain;charset=utf-8,{}", percent(&text)))
-}
-
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+        .with("download", format!("data:text/plain;charset=utf-8,{}", utf8_percent_encode(&text, UNRESERVED)))
 }
 
 pub async fn show_start(
@@ -95,13 +96,7 @@ pub async fn show_start(
     headers: HeaderMap,
     Enrolling(user): Enrolling,
 ) -> Result<Response, WebError> {
-    let required = must_enrol(&state, &user).await?;
-    Ok(state.views.render(&headers, Some(&user), start_page(Vec::new(), "").with("required", required)))
-}
-
-/// Whether this session reaches nothing but the enrolment (the policy requires a factor).
-async fn must_enrol(state: &AppState, user: &User) -> Result<bool, WebError> {
-    Ok(state.services.factors.must_enrol(&user.account, user.session.auth_method).await?)
+    start_page(&state, &headers, &user, Vec::new(), "").await
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,24 +115,18 @@ pub async fn start(
 ) -> Result<Response, WebError> {
     let password = match password_field(&form.mot_de_passe, "mot_de_passe", "Saisissez votre mot de passe.") {
         Ok(password) => password,
-        Err(error) => {
-            let required = must_enrol(&state, &user).await?;
-            let page = start_page(vec![error], &form.nom).with("required", required);
-            return Ok(state.views.render(&headers, Some(&user), page));
-        }
+        Err(error) => return start_page(&state, &headers, &user, vec![error], &form.nom).await,
     };
     let ctx = client.context(Actor::Account(user.account.id));
-    Ok(match state.services.factors.start_totp(&user, &password, &form.nom, &ctx).await? {
+    match state.services.factors.start_totp(&user, &password, &form.nom, &ctx).await? {
         EnrolOutcome::Started(enrolment) => {
-            see_other(&format!("/mon-compte/second-facteur/application/{}", enrolment.factor.0))
+            Ok(see_other(&format!("/mon-compte/second-facteur/application/{}", enrolment.factor.0)))
         }
         EnrolOutcome::WrongPassword => {
-            let required = must_enrol(&state, &user).await?;
-            let page =
-                start_page(vec![FieldError::on("mot_de_passe", WRONG_PASSWORD)], &form.nom).with("required", required);
-            state.views.render(&headers, Some(&user), page)
+            let errors = vec![FieldError::on("mot_de_passe", WRONG_PASSWORD)];
+            start_page(&state, &headers, &user, errors, &form.nom).await
         }
-    })
+    }
 }
 
 pub async fn show_enrol(
@@ -146,10 +135,7 @@ pub async fn show_enrol(
     Enrolling(user): Enrolling,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    Ok(match state.services.factors.pending_totp(&user.account, FactorId(id)).await? {
-        Some(enrolment) => state.views.render(&headers, Some(&user), enrol_page(&enrolment, Vec::new())),
-        None => see_other("/mon-compte"),
-    })
+    enrolment_page(&state, &headers, &user, FactorId(id), Vec::new()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -184,10 +170,12 @@ pub async fn confirm(
             "Code incorrect. Vérifiez que l'heure de votre téléphone est à jour et saisissez le code affiché maintenant.",
         ),
     };
-    enrol_again(&state, &headers, &user, FactorId(id), errors).await
+    enrolment_page(&state, &headers, &user, FactorId(id), errors).await
 }
 
-async fn enrol_again(
+/// The enrolment page of a waiting app, with its QR code; back to "Mon compte" when there is
+/// no such enrolment (confirmed meanwhile, another account's).
+async fn enrolment_page(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,

@@ -218,6 +218,38 @@ impl TestApp {
     }
 }
 
+/// The guide's two installers, the Mac one with its VLC prerequisite (its checksum typed in
+/// capitals, as operators paste them).
+pub fn guide_downloads() -> Vec<sesame_web::downloads::Download> {
+    vec![
+        sesame_web::downloads::Download {
+            name: "Therap-e autonome".into(),
+            platform: sesame_web::downloads::Platform::Windows,
+            url: "https://www.norm-uni.fr/covotem/Installer/covotem-serveur-normandie-prod-inst.exe".into(),
+            requirements: "Windows 10 ou 11".into(),
+            version: Some("4.2".into()),
+            size: Some("142 Mo".into()),
+            sha256: Some("9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08".into()),
+            service: Some("Therap-e".into()),
+            prerequisites: Vec::new(),
+        },
+        sesame_web::downloads::Download {
+            name: "Therap-e autonome".into(),
+            platform: sesame_web::downloads::Platform::Macos,
+            url: "https://www.norm-uni.fr/covotem/Installer/covotem-serveur-normandie-prod.dmg".into(),
+            requirements: "macOS 10.15 à 12.4".into(),
+            version: None,
+            size: None,
+            sha256: None,
+            service: Some("Therap-e".into()),
+            prerequisites: vec![sesame_web::downloads::Prerequisite {
+                name: "VLC Media Player".into(),
+                url: "https://www.videolan.org/vlc/download-macosx.html".into(),
+            }],
+        },
+    ]
+}
+
 /// The test clock's now.
 pub fn now(app: &TestApp) -> time::OffsetDateTime {
     use sesame_core::clock::Clock as _;
