@@ -1,5 +1,6 @@
-//! Second factors as the store keeps them: authenticator apps (TOTP), recovery codes, and the
-//! ticket that carries a sign-in from its password to its second step.
+//! Second factors as the store keeps them: authenticator apps (TOTP), security keys and
+//! passkeys (WebAuthn), recovery codes, and the ticket that carries a sign-in from its password
+//! to its second step.
 
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
@@ -17,18 +18,22 @@ pub struct FactorId(pub i64);
 pub enum FactorKind {
     /// An authenticator app (RFC 6238).
     Totp,
+    /// A security key or a passkey (WebAuthn).
+    SecurityKey,
 }
 
 impl FactorKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Totp => "totp",
+            Self::SecurityKey => "webauthn",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "totp" => Some(Self::Totp),
+            "webauthn" => Some(Self::SecurityKey),
             _ => None,
         }
     }
@@ -37,6 +42,7 @@ impl FactorKind {
     pub fn label(self) -> &'static str {
         match self {
             Self::Totp => "application d'authentification",
+            Self::SecurityKey => "clé de sécurité",
         }
     }
 }
@@ -62,9 +68,9 @@ impl SecondFactor {
     }
 }
 
-/// The additional data an authenticator app's secret is sealed with: it opens only in a row of
-/// the same account.
-pub fn totp_sealing_context(account: AccountId) -> Vec<u8> {
+/// The additional data a factor's secret (an app's key, a security key's credential) is sealed
+/// with: it opens only in a row of the same account. The string predates the keys; it stays.
+pub fn factor_sealing_context(account: AccountId) -> Vec<u8> {
     format!("sesame/second_factor/v1/totp/{}", account.0).into_bytes()
 }
 

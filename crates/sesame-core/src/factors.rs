@@ -212,7 +212,7 @@ impl SecondFactors {
         if !tx.confirm_factor(account.id, id, step, now).await? {
             return Ok(ConfirmOutcome::Unknown);
         }
-        let replaced = tx.delete_other_factors(account.id, Some(id)).await?;
+        let replaced = tx.delete_other_factors(account.id, Some(id), Some(FactorKind::Totp)).await?;
         let recovery_codes = if had_factor {
             None
         } else {
@@ -315,7 +315,7 @@ impl SecondFactors {
         let factors = self.confirmed(account).await?;
         let now = self.deps.now();
         let mut tx = self.deps.store.begin().await?;
-        let removed = tx.delete_other_factors(account.id, None).await?;
+        let removed = tx.delete_other_factors(account.id, None, None).await?;
         tx.replace_recovery_codes(account.id, &[], now).await?;
         for factor in &factors {
             let change =

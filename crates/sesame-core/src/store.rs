@@ -15,7 +15,7 @@ use crate::session::{ApiToken, NewApiToken, NewSession, Session, SessionId, Thro
 use time::Duration;
 
 mod factors;
-pub use factors::{FactorStore, FactorTx, TotpFactor};
+pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

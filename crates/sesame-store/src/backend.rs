@@ -179,7 +179,7 @@ async fn reseal_factors(tx: &mut SqlTx, ring: &KeyRing, report: &mut Resealed) -
         if KeyRing::key_id_of(&sealed) == Some(ring.primary_id()) {
             continue;
         }
-        let context = sesame_core::factor::totp_sealing_context(AccountId(account));
+        let context = sesame_core::factor::factor_sealing_context(AccountId(account));
         let Ok(secret) = ring.open(&context, &sealed) else {
             report.unreadable += 1;
             continue;

@@ -1,10 +1,11 @@
 // The second factors' half of the port (`sesame_core::store::{FactorStore, FactorTx}`), shared
-// by both backends like the rest of `backend.rs`, which includes it. TOTP secrets are sealed
-// here, bound to their account, and opened here: nothing above the store sees a sealed value.
+// by both backends like the rest of `backend.rs`, which includes it. TOTP secrets and keys'
+// credentials are sealed here, bound to their account, and opened here: nothing above the store
+// sees a sealed value.
 
-use sesame_core::factor::{FactorId, FactorKind, NewTicket, SecondFactor, Ticket, totp_sealing_context};
+use sesame_core::factor::{FactorId, FactorKind, NewTicket, SecondFactor, Ticket, factor_sealing_context};
 use sesame_core::clock::from_unix_millis;
-use sesame_core::store::{FactorStore, FactorTx, TotpFactor};
+use sesame_core::store::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
 use sesame_core::totp::TotpSecret;
 
 #[derive(Debug, sqlx::FromRow)]
@@ -44,6 +45,13 @@ struct TotpRow {
 }
 
 #[derive(Debug, sqlx::FromRow)]
+struct SealedRow {
+    #[sqlx(flatten)]
+    factor: FactorRow,
+    sealed: Vec<u8>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
 struct TicketRow {
     id: i64,
     account_id: i64,
@@ -75,7 +83,7 @@ impl FactorStore for SqlStore {
         .fetch_all(&mut *self.readers.acquire().await?)
         .await
         .map_err(map_err)?;
-        let context = totp_sealing_context(account);
+        let context = factor_sealing_context(account);
         let ring = self.sealer.ring();
         rows.into_iter()
             .map(|r| {
@@ -83,6 +91,36 @@ impl FactorStore for SqlStore {
                 Ok(TotpFactor { factor: SecondFactor::try_from(r.factor)?, secret, last_step: r.last_step })
             })
             .collect()
+    }
+
+    async fn key_factors_of(&self, account: AccountId) -> StoreResult<Vec<KeyFactor>> {
+        let rows = sqlx::query_as::<_, SealedRow>(concat!(
+            "SELECT id, account_id, kind, name, created_at, confirmed_at, last_used_at, sealed",
+            " FROM second_factors WHERE account_id = $1 AND kind = 'webauthn' ORDER BY id"
+        ))
+        .bind(account.0)
+        .fetch_all(&mut *self.readers.acquire().await?)
+        .await
+        .map_err(map_err)?;
+        let context = factor_sealing_context(account);
+        let ring = self.sealer.ring();
+        rows.into_iter()
+            .map(|r| {
+                let credential = ring.open(&context, &r.sealed);
+                Ok(KeyFactor { factor: SecondFactor::try_from(r.factor)?, credential })
+            })
+            .collect()
+    }
+
+    async fn key_challenge(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Option<KeyChallenge>> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, state FROM key_challenges WHERE account_id = $1 AND expires_at > $2")
+                .bind(account.0)
+                .bind(to_unix_millis(now))
+                .fetch_optional(&mut *self.readers.acquire().await?)
+                .await
+                .map_err(map_err)?;
+        Ok(row.map(|(id, state)| KeyChallenge { id, state }))
     }
 
     async fn recovery_codes_left(&self, account: AccountId) -> StoreResult<u32> {
@@ -130,7 +168,7 @@ impl FactorTx for SqlTx {
         ))
         .bind(account.0)
         .bind(name)
-        .bind(ring.seal(&totp_sealing_context(account), secret.expose()))
+        .bind(ring.seal(&factor_sealing_context(account), secret.expose()))
         .bind(ring.primary_id())
         .bind(to_unix_millis(now))
         .fetch_one(&mut *self.conn)
@@ -139,10 +177,107 @@ impl FactorTx for SqlTx {
         Ok(FactorId(id))
     }
 
+    async fn insert_key(&mut self, account: AccountId, name: &str, state: &[u8], now: OffsetDateTime) -> StoreResult<FactorId> {
+        let ring = self.sealer.ring();
+        let id: i64 = sqlx::query_scalar(concat!(
+            "INSERT INTO second_factors (account_id, kind, name, sealed, sealed_key, created_at)",
+            " VALUES ($1, 'webauthn', $2, $3, $4, $5) RETURNING id"
+        ))
+        .bind(account.0)
+        .bind(name)
+        .bind(ring.seal(&factor_sealing_context(account), state))
+        .bind(ring.primary_id())
+        .bind(to_unix_millis(now))
+        .fetch_one(&mut *self.conn)
+        .await
+        .map_err(map_err)?;
+        Ok(FactorId(id))
+    }
+
+    async fn confirm_key(
+        &mut self,
+        account: AccountId,
+        id: FactorId,
+        credential: &[u8],
+        credential_id: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        let ring = self.sealer.ring();
+        let done = sqlx::query(concat!(
+            "UPDATE second_factors SET confirmed_at = $1, sealed = $2, sealed_key = $3, credential_id = $4",
+            " WHERE id = $5 AND account_id = $6 AND kind = 'webauthn' AND confirmed_at IS NULL"
+        ))
+        .bind(to_unix_millis(now))
+        .bind(ring.seal(&factor_sealing_context(account), credential))
+        .bind(ring.primary_id())
+        .bind(credential_id)
+        .bind(id.0)
+        .bind(account.0)
+        .execute(&mut *self.conn)
+        .await;
+        match done {
+            Ok(done) => Ok(done.rows_affected() == 1),
+            // The same authenticator's credential, already registered: refused, not an error.
+            Err(sqlx::Error::Database(db)) if db.is_unique_violation() => Ok(false),
+            Err(e) => Err(map_err(e)),
+        }
+    }
+
+    async fn update_key(&mut self, account: AccountId, id: FactorId, credential: &[u8], now: OffsetDateTime) -> StoreResult<()> {
+        let ring = self.sealer.ring();
+        sqlx::query(concat!(
+            "UPDATE second_factors SET sealed = $1, sealed_key = $2, last_used_at = $3",
+            " WHERE id = $4 AND account_id = $5 AND kind = 'webauthn'"
+        ))
+        .bind(ring.seal(&factor_sealing_context(account), credential))
+        .bind(ring.primary_id())
+        .bind(to_unix_millis(now))
+        .bind(id.0)
+        .bind(account.0)
+        .execute(&mut *self.conn)
+        .await
+        .map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn replace_key_challenge(
+        &mut self,
+        account: AccountId,
+        state: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+    ) -> StoreResult<i64> {
+        sqlx::query("DELETE FROM key_challenges WHERE account_id = $1")
+            .bind(account.0)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(map_err)?;
+        sqlx::query_scalar(
+            "INSERT INTO key_challenges (account_id, state, created_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(account.0)
+        .bind(state)
+        .bind(to_unix_millis(now))
+        .bind(to_unix_millis(expires_at))
+        .fetch_one(&mut *self.conn)
+        .await
+        .map_err(map_err)
+    }
+
+    async fn use_key_challenge(&mut self, id: i64, now: OffsetDateTime) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM key_challenges WHERE id = $1 AND expires_at > $2")
+            .bind(id)
+            .bind(to_unix_millis(now))
+            .execute(&mut *self.conn)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn confirm_factor(&mut self, account: AccountId, id: FactorId, step: i64, now: OffsetDateTime) -> StoreResult<bool> {
         let done = sqlx::query(concat!(
             "UPDATE second_factors SET confirmed_at = $1, last_used_at = $1, last_step = $2",
-            " WHERE id = $3 AND account_id = $4 AND confirmed_at IS NULL"
+            " WHERE id = $3 AND account_id = $4 AND kind = 'totp' AND confirmed_at IS NULL"
         ))
         .bind(to_unix_millis(now))
         .bind(step)
@@ -178,10 +313,18 @@ impl FactorTx for SqlTx {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn delete_other_factors(&mut self, account: AccountId, keep: Option<FactorId>) -> StoreResult<u64> {
-        let done = sqlx::query("DELETE FROM second_factors WHERE account_id = $1 AND id <> $2")
+    async fn delete_other_factors(
+        &mut self,
+        account: AccountId,
+        keep: Option<FactorId>,
+        kind: Option<FactorKind>,
+    ) -> StoreResult<u64> {
+        let done = sqlx::query(
+            "DELETE FROM second_factors WHERE account_id = $1 AND id <> $2 AND ($3 IS NULL OR kind = $3)",
+        )
             .bind(account.0)
             .bind(keep.map_or(0, |k| k.0))
+            .bind(kind.map(FactorKind::as_str))
             .execute(&mut *self.conn)
             .await
             .map_err(map_err)?;

@@ -335,6 +335,7 @@ impl Store for SqlStore {
         run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
         run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
         let second_factor = run("DELETE FROM second_factor_tickets WHERE expires_at < $1", now).await?
+            + run("DELETE FROM key_challenges WHERE expires_at < $1", now).await?
             + run("DELETE FROM second_factors WHERE confirmed_at IS NULL AND created_at < $1", now - 86_400_000).await?;
         let sent_mail = run("DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (dropped_at IS NOT NULL AND dropped_at < $1)", to_unix_millis(sent_before)).await?;
         tx.finish().await?;

@@ -80,6 +80,8 @@ contract!(
     totp_factors_are_sealed_confirmed_once_and_steps_accepted_once,
     recovery_codes_are_used_once_and_replaced_by_batch,
     second_factor_tickets_are_single_use_and_expire,
+    security_keys_are_sealed_confirmed_once_and_unique,
+    key_challenges_are_replaced_single_use_and_expire,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {
