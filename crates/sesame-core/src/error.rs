@@ -10,4 +10,7 @@ pub enum AuthError {
     Hash(#[from] HashError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The WebAuthn crate refused to start a ceremony, or a state of ours did not (de)serialise.
+    #[error("security key ceremony: {0}")]
+    Internal(String),
 }

@@ -1,5 +1,5 @@
-//! Second factors: enrolling an authenticator app from "Mon compte", the recovery codes, removing
-//! a factor, and the second step of a sign-in that a correct password started (pages and API).
+//! Second factors: enrolling an authenticator app or a security key (`keys`) from "Mon compte",
+//! the recovery codes, removing a factor, and the second step of a sign-in that a correct password started (pages and API).
 //!
 //! Nothing here removes a factor without the password and a factor (or support); a factor being
 //! replaced stays until its successor is confirmed; every change is e-mailed and audited.
@@ -19,8 +19,14 @@ use crate::signin::SignIn;
 use crate::totp::{CodeCheck, TotpSecret};
 use crate::types::{LoginIdentifier, Password};
 
+mod keys;
 mod step;
+pub use keys::{KeyEnrolment, KeyStart, StepChoices, relying_party};
 pub use step::StepOutcome;
+
+use crate::store::Tx;
+use std::sync::Arc;
+use webauthn_rs::Webauthn;
 
 /// `[second_factor]`
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -48,6 +54,8 @@ pub enum FactorProof {
     Code(String),
     /// One of the recovery codes.
     Recovery(RecoveryCode),
+    /// A security key's answer to the account's live challenge (`PublicKeyCredential` JSON).
+    Key(String),
 }
 
 impl FactorProof {
@@ -82,8 +90,10 @@ pub enum EnrolOutcome {
 pub enum ConfirmOutcome {
     /// Enrolled. The first factor of an account comes with its recovery codes, shown once.
     Confirmed { recovery_codes: Option<Vec<RecoveryCode>> },
-    /// Not a code of this secret now.
+    /// Not a code of this secret now; for a key, an answer the ceremony refuses.
     WrongCode,
+    /// This key is registered already, to this account or another.
+    AlreadyRegistered,
     /// No such enrolment waiting (confirmed already, abandoned, another account's).
     Unknown,
 }
@@ -119,11 +129,20 @@ pub struct SecondFactors {
     settings: SecondFactorSettings,
     sign_in: SignIn,
     sessions: Sessions,
+    /// The relying party of security keys; `None` where `public_url` cannot have them.
+    webauthn: Option<Arc<Webauthn>>,
 }
 
 impl SecondFactors {
-    pub fn new(deps: Deps, settings: SecondFactorSettings, sign_in: SignIn, sessions: Sessions) -> Self {
-        Self { deps, settings, sign_in, sessions }
+    pub fn new(
+        deps: Deps,
+        settings: SecondFactorSettings,
+        sign_in: SignIn,
+        sessions: Sessions,
+        public_url: &str,
+    ) -> Self {
+        let webauthn = relying_party(public_url, &deps.branding.portal_name).ok();
+        Self { deps, settings, sign_in, sessions, webauthn }
     }
 
     pub fn requirement(&self) -> Requirement {
@@ -164,7 +183,7 @@ impl SecondFactors {
             return Ok(EnrolOutcome::WrongPassword);
         }
         let secret = TotpSecret::generate();
-        let name = factor_name(name);
+        let name = factor_name(name, "Application d'authentification");
         let now = self.deps.now();
         let mut tx = self.deps.store.begin().await?;
         let factor = tx.insert_totp(account.id, &name, &secret, now).await?;
@@ -213,6 +232,22 @@ impl SecondFactors {
             return Ok(ConfirmOutcome::Unknown);
         }
         let replaced = tx.delete_other_factors(account.id, Some(id), Some(FactorKind::Totp)).await?;
+        let enrolled = Enrolled { id, kind: FactorKind::Totp, name: pending.name, replaced };
+        let recovery_codes = self.finish_enrolment(tx, account, enrolled, had_factor, ctx, now).await?;
+        Ok(ConfirmOutcome::Confirmed { recovery_codes })
+    }
+
+    /// Ends an enrolment's transaction: the first factor of an account comes with a batch of
+    /// recovery codes; the holder is e-mailed, the change audited.
+    async fn finish_enrolment(
+        &self,
+        mut tx: Box<dyn Tx>,
+        account: &Account,
+        enrolled: Enrolled,
+        had_factor: bool,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<Option<Vec<RecoveryCode>>, AuthError> {
         let recovery_codes = if had_factor {
             None
         } else {
@@ -221,14 +256,17 @@ impl SecondFactors {
                 .await?;
             Some(batch)
         };
-        let change = FactorChange::Added { kind: FactorKind::Totp.label().into(), name: pending.name.clone() };
+        let change = FactorChange::Added { kind: enrolled.kind.label().into(), name: enrolled.name };
         tx.enqueue_mail(&OutboxMail::about(account, factor_mail(account, change, ctx, now)), now).await?;
-        let details = serde_json::json!({ "kind": "totp", "factor": id.0, "replaced": replaced, "recovery_codes": recovery_codes.is_some() });
+        let details = serde_json::json!({
+            "kind": enrolled.kind.as_str(), "factor": enrolled.id.0,
+            "replaced": enrolled.replaced, "recovery_codes": recovery_codes.is_some(),
+        });
         let event =
             AuditEvent::about(AuditAction::SecondFactorAdded, Outcome::Success, account, ctx).with_details(details);
         tx.append_audit(&event, now).await?;
         tx.commit().await?;
-        Ok(ConfirmOutcome::Confirmed { recovery_codes })
+        Ok(recovery_codes)
     }
 
     /// A new batch of recovery codes; the old one stops working.
@@ -277,7 +315,7 @@ impl SecondFactors {
         }
         let now = self.deps.now();
         let used = match proof {
-            Some(proof) => self.check_proof(account, proof, now).await?,
+            Some(proof) => self.check_proof(account, proof, ctx, now).await?,
             None => None,
         };
         let Some(used) = used else {
@@ -350,10 +388,19 @@ impl SecondFactors {
     }
 }
 
+/// A factor just confirmed, for its e-mail and audit event.
+struct Enrolled {
+    id: FactorId,
+    kind: FactorKind,
+    name: String,
+    /// How many factors it replaced (an earlier app).
+    replaced: u64,
+}
+
 /// The name a holder gave a factor, trimmed to something a page can show; a default otherwise.
-fn factor_name(typed: &str) -> String {
+fn factor_name(typed: &str, default: &str) -> String {
     let name: String = typed.trim().chars().filter(|c| !c.is_control()).take(60).collect();
-    if name.is_empty() { "Application d'authentification".to_owned() } else { name }
+    if name.is_empty() { default.to_owned() } else { name }
 }
 
 fn factor_mail(account: &Account, change: FactorChange, ctx: &RequestContext, at: OffsetDateTime) -> MailMessage {

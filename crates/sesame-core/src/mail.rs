@@ -83,6 +83,10 @@ pub enum FactorChange {
         remaining: u32,
     },
     RecoveryCodesRenewed,
+    /// A key's counter went backwards at a sign-in, which was refused: it may have been cloned.
+    KeyPossiblyCloned {
+        name: String,
+    },
 }
 
 /// Replaces what a delivered message must not keep at rest.

@@ -69,8 +69,13 @@ impl Services {
         let sessions = Sessions::new(deps.clone(), settings.sessions.clone());
         let sign_in = SignIn::new(deps.clone(), settings.throttle.clone(), sessions.clone());
         let passwords = Passwords::new(deps.clone(), sign_in.clone(), sessions.clone());
-        let factors =
-            SecondFactors::new(deps.clone(), settings.second_factor.clone(), sign_in.clone(), sessions.clone());
+        let factors = SecondFactors::new(
+            deps.clone(),
+            settings.second_factor.clone(),
+            sign_in.clone(),
+            sessions.clone(),
+            &settings.public_url,
+        );
         let tokens =
             ApiTokens::new(deps.clone(), settings.api.clone(), sign_in.clone(), passwords.clone(), factors.clone());
         Self {

@@ -17,6 +17,10 @@ pub enum AuthMethod {
     PasswordTotp,
     /// A password, then one of the recovery codes.
     PasswordRecoveryCode,
+    /// A password, then a security key bound to its hardware.
+    PasswordHardwareKey,
+    /// A password, then a passkey that can be copied between devices (synced).
+    PasswordSoftwareKey,
     /// A client certificate: the card and its PIN, two factors already.
     Certificate,
 }
@@ -27,6 +31,8 @@ impl AuthMethod {
             Self::Password => "password",
             Self::PasswordTotp => "password+totp",
             Self::PasswordRecoveryCode => "password+recovery_code",
+            Self::PasswordHardwareKey => "password+hwk",
+            Self::PasswordSoftwareKey => "password+swk",
             Self::Certificate => "certificate",
         }
     }
@@ -36,17 +42,22 @@ impl AuthMethod {
             "password" => Some(Self::Password),
             "password+totp" => Some(Self::PasswordTotp),
             "password+recovery_code" => Some(Self::PasswordRecoveryCode),
+            "password+hwk" => Some(Self::PasswordHardwareKey),
+            "password+swk" => Some(Self::PasswordSoftwareKey),
             "certificate" => Some(Self::Certificate),
             _ => None,
         }
     }
 
     /// The RFC 8176 method references: `pwd`, `otp` (an app's code or a single-use recovery
-    /// code), `sc` and `pin` for the card, and `mfa` whenever two factors were used.
+    /// code), `hwk` or `swk` for a key (bound to its hardware or not), `sc` and `pin` for the
+    /// card, and `mfa` whenever two factors were used.
     pub fn amr(self) -> &'static [&'static str] {
         match self {
             Self::Password => &["pwd"],
             Self::PasswordTotp | Self::PasswordRecoveryCode => &["pwd", "otp", "mfa"],
+            Self::PasswordHardwareKey => &["pwd", "hwk", "mfa"],
+            Self::PasswordSoftwareKey => &["pwd", "swk", "mfa"],
             Self::Certificate => &["sc", "pin", "mfa"],
         }
     }

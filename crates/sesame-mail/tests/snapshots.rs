@@ -130,6 +130,7 @@ fn second_factor_changes() {
     let kind = "application d'authentification".to_owned();
     for (name, change, ip) in [
         ("second_factor_added", FactorChange::Added { kind: kind.clone(), name: "Téléphone".into() }, None),
+        ("security_key_added", FactorChange::Added { kind: "clé de sécurité".into(), name: "Clé bleue".into() }, None),
         (
             "second_factor_removed",
             FactorChange::Removed { kind: kind.clone(), name: "Téléphone".into(), by_support: false },
@@ -143,6 +144,11 @@ fn second_factor_changes() {
         ("recovery_code_used", FactorChange::RecoveryCodeUsed { remaining: 9 }, Some("192.0.2.10".to_owned())),
         ("recovery_code_used_last_ones", FactorChange::RecoveryCodeUsed { remaining: 1 }, None),
         ("recovery_codes_renewed", FactorChange::RecoveryCodesRenewed, None),
+        (
+            "key_possibly_cloned",
+            FactorChange::KeyPossiblyCloned { name: "Clé bleue".to_owned() },
+            Some("192.0.2.10".to_owned()),
+        ),
     ] {
         let (first_name, last_name) = jeanne();
         let message =

@@ -46,7 +46,9 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-
 
 /// The portal's pages.
 fn pages() -> Router<AppState> {
-    use pages::{account, certificate, factors, first_connection, help, install, login, reset, second_step, services};
+    use pages::{
+        account, certificate, factors, first_connection, help, install, keys, login, reset, second_step, services,
+    };
     Router::new()
         .route("/", get(login::show))
         .route("/connexion", get(login::show).post(login::submit))
@@ -62,6 +64,8 @@ fn pages() -> Router<AppState> {
         .route("/mon-compte/sessions/terminer-autres", post(account::end_other_sessions))
         .route("/mon-compte/second-facteur/application", get(factors::show_start).post(factors::start))
         .route("/mon-compte/second-facteur/application/{id}", get(factors::show_enrol).post(factors::confirm))
+        .route("/mon-compte/second-facteur/cle", get(keys::show_start).post(keys::start))
+        .route("/mon-compte/second-facteur/cle/{id}", get(keys::show_register).post(keys::register))
         .route("/mon-compte/second-facteur/{id}/retirer", get(factors::show_remove).post(factors::remove))
         .route("/mon-compte/codes-de-secours", post(factors::renew_codes))
         .route("/deconnexion", post(account::logout))

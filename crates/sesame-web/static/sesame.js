@@ -75,3 +75,84 @@
     batch();
   });
 }());
+
+// Security keys and passkeys (WebAuthn): the form's options come from the server, binary
+// fields in base64url; the browser's answer goes back the same way in a hidden field. The
+// server checks everything; this only carries bytes between it and the authenticator.
+(function () {
+  "use strict";
+  var form = document.querySelector("[data-webauthn]");
+  if (!form) { return; }
+  var mode = form.getAttribute("data-webauthn");
+  var status = form.querySelector("[data-webauthn-status]");
+  var button = form.querySelector("[data-webauthn-start]");
+  var answer = form.querySelector("[data-webauthn-answer]");
+  if (!window.PublicKeyCredential || !navigator.credentials) {
+    status.textContent = "Ce navigateur ne permet pas d'utiliser une clé de sécurité : utilisez un navigateur récent (Firefox, Chrome, Edge ou Safari).";
+    return;
+  }
+  function toBytes(s) {
+    var b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+    var bytes = new Uint8Array(b.length);
+    for (var i = 0; i < b.length; i++) { bytes[i] = b.charCodeAt(i); }
+    return bytes.buffer;
+  }
+  function toText(buffer) {
+    var bytes = new Uint8Array(buffer), s = "";
+    for (var i = 0; i < bytes.length; i++) { s += String.fromCharCode(bytes[i]); }
+    return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function listed(list) {
+    return (list || []).map(function (c) { return Object.assign({}, c, { id: toBytes(c.id) }); });
+  }
+  function options() {
+    var o = JSON.parse(form.getAttribute("data-webauthn-options")).publicKey;
+    o.challenge = toBytes(o.challenge);
+    if (o.user) { o.user = Object.assign({}, o.user, { id: toBytes(o.user.id) }); }
+    if (o.excludeCredentials) { o.excludeCredentials = listed(o.excludeCredentials); }
+    if (o.allowCredentials) { o.allowCredentials = listed(o.allowCredentials); }
+    return o;
+  }
+  function extensions(credential) {
+    var results = credential.getClientExtensionResults ? credential.getClientExtensionResults() : {};
+    return results.credProps ? { credProps: results.credProps } : {};
+  }
+  function serialise(credential) {
+    var r = credential.response, response = { clientDataJSON: toText(r.clientDataJSON) };
+    if (mode === "create") {
+      response.attestationObject = toText(r.attestationObject);
+      if (r.getTransports) { response.transports = r.getTransports(); }
+    } else {
+      response.authenticatorData = toText(r.authenticatorData);
+      response.signature = toText(r.signature);
+      response.userHandle = r.userHandle ? toText(r.userHandle) : null;
+    }
+    return JSON.stringify({
+      id: credential.id, rawId: toText(credential.rawId), type: credential.type,
+      response: response, extensions: extensions(credential)
+    });
+  }
+  function failed(error) {
+    button.disabled = false;
+    if (error && error.name === "InvalidStateError") {
+      status.textContent = "Cette clé est déjà enregistrée sur votre compte : utilisez-en une autre.";
+    } else if (error && error.name === "NotAllowedError") {
+      status.textContent = "La clé n'a pas répondu, ou l'opération a été annulée. Réessayez.";
+    } else {
+      status.textContent = "Le navigateur n'a pas pu utiliser la clé de sécurité. Réessayez, ou utilisez un autre moyen.";
+    }
+  }
+  button.hidden = false;
+  button.addEventListener("click", function () {
+    button.disabled = true;
+    status.textContent = "Touchez votre clé de sécurité, ou suivez les instructions de votre appareil…";
+    var ask = mode === "create"
+      ? navigator.credentials.create({ publicKey: options() })
+      : navigator.credentials.get({ publicKey: options() });
+    ask.then(function (credential) {
+      answer.value = serialise(credential);
+      status.textContent = "Vérification…";
+      form.submit();
+    }, failed);
+  });
+}());

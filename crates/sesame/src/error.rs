@@ -48,6 +48,7 @@ impl From<sesame_core::AuthError> for CliError {
         match e {
             sesame_core::AuthError::Store(e) => e.into(),
             sesame_core::AuthError::Hash(e) => Self::Runtime(e.to_string()),
+            e @ sesame_core::AuthError::Internal(_) => Self::Runtime(e.to_string()),
         }
     }
 }

@@ -55,8 +55,21 @@ impl<T> StepOutcome<T> {
 
 #[derive(Debug)]
 pub(super) enum UsedProof {
-    Step { factor: FactorId, step: i64 },
-    Recovery { digest: Vec<u8> },
+    Step {
+        factor: FactorId,
+        step: i64,
+    },
+    Recovery {
+        digest: Vec<u8>,
+    },
+    /// A key signed the challenge: the challenge is used up, the credential stored again.
+    /// `hardware` unless the credential can be backed up (a synced passkey).
+    Key {
+        factor: FactorId,
+        credential: Vec<u8>,
+        challenge: i64,
+        hardware: bool,
+    },
 }
 
 impl SecondFactors {
@@ -123,7 +136,7 @@ impl SecondFactors {
             return Ok(StepOutcome::Throttled { until });
         }
         let used = match proof {
-            Some(proof) => self.check_proof(&account, proof, now).await?,
+            Some(proof) => self.check_proof(&account, proof, ctx, now).await?,
             None => None,
         };
         let Some(used) = used else {
@@ -133,6 +146,8 @@ impl SecondFactors {
         let method = match used {
             UsedProof::Step { .. } => AuthMethod::PasswordTotp,
             UsedProof::Recovery { .. } => AuthMethod::PasswordRecoveryCode,
+            UsedProof::Key { hardware: true, .. } => AuthMethod::PasswordHardwareKey,
+            UsedProof::Key { hardware: false, .. } => AuthMethod::PasswordSoftwareKey,
         };
         let previous_failures = state.map_or(0, |s| s.consecutive_failures);
         let verified = Verified { account, credential, previous_failures, rehash: None };
@@ -188,6 +203,7 @@ impl SecondFactors {
         &self,
         account: &Account,
         proof: &FactorProof,
+        ctx: &RequestContext,
         now: OffsetDateTime,
     ) -> Result<Option<UsedProof>, AuthError> {
         Ok(match proof {
@@ -202,11 +218,12 @@ impl SecondFactors {
                 })
             }
             FactorProof::Recovery(code) => Some(UsedProof::Recovery { digest: code.digest() }),
+            FactorProof::Key(response) => self.check_key(account, response, ctx, now).await?,
         })
     }
 
     /// Uses a proof up, atomically: a step is accepted once, a recovery code is good once (its
-    /// holder is told how many remain). False if it was not (or no longer) good.
+    /// holder is told how many remain), a key's challenge is signed once. False if it was not (or no longer) good.
     pub(super) async fn use_proof(
         &self,
         tx: &mut dyn Tx,
@@ -228,6 +245,13 @@ impl SecondFactors {
                 }
                 None => false,
             },
+            UsedProof::Key { factor, credential, challenge, .. } => {
+                let live = tx.use_key_challenge(*challenge, now).await?;
+                if live {
+                    tx.update_key(account.id, *factor, credential, now).await?;
+                }
+                live
+            }
         })
     }
 }

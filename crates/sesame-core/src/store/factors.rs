@@ -65,8 +65,13 @@ pub trait FactorTx {
         now: OffsetDateTime,
     ) -> StoreResult<FactorId>;
     /// Records a security key waiting for its registration; the state is sealed.
-    async fn insert_key(&mut self, account: AccountId, name: &str, state: &[u8], now: OffsetDateTime)
-    -> StoreResult<FactorId>;
+    async fn insert_key(
+        &mut self,
+        account: AccountId,
+        name: &str,
+        state: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<FactorId>;
     /// Confirms a waiting key with its credential (sealed) and the authenticator's credential
     /// id; false if it was not waiting, or if this credential is already registered (to this
     /// account or another).
@@ -79,8 +84,13 @@ pub trait FactorTx {
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
     /// Records a key's use: its credential sealed again (counter, flags), `last_used_at`.
-    async fn update_key(&mut self, account: AccountId, id: FactorId, credential: &[u8], now: OffsetDateTime)
-    -> StoreResult<()>;
+    async fn update_key(
+        &mut self,
+        account: AccountId,
+        id: FactorId,
+        credential: &[u8],
+        now: OffsetDateTime,
+    ) -> StoreResult<()>;
     /// Stores the account's key challenge, replacing any earlier one; returns its id.
     async fn replace_key_challenge(
         &mut self,

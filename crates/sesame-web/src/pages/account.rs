@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::json;
 use sesame_core::audit::Actor;
+use sesame_core::factor::FactorKind;
 use sesame_core::passwords::{ChangeOutcome, Proof};
 use sesame_core::policy::Violation;
 use sesame_core::session::{AuthMethod, Session, SessionId};
@@ -56,11 +57,18 @@ fn device(user_agent: Option<&str>) -> String {
     }
 }
 
+fn capitalised(label: &str) -> String {
+    let mut chars = label.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
 fn method_label(method: AuthMethod) -> &'static str {
     match method {
         AuthMethod::Password => "Identifiant et mot de passe",
         AuthMethod::PasswordTotp => "Mot de passe et application d'authentification",
         AuthMethod::PasswordRecoveryCode => "Mot de passe et code de secours",
+        AuthMethod::PasswordHardwareKey => "Mot de passe et clé de sécurité",
+        AuthMethod::PasswordSoftwareKey => "Mot de passe et clé d'accès synchronisée",
         AuthMethod::Certificate => "Certificat client",
     }
 }
@@ -107,7 +115,8 @@ async fn account_page(
         .map(|f| {
             json!({
                 "id": f.id.0,
-                "kind": "Application d'authentification",
+                "kind": capitalised(f.kind.label()),
+                "app": f.kind == FactorKind::Totp,
                 "name": f.name,
                 "created": when(f.created_at),
                 "last_used": f.last_used_at.map(when),
@@ -118,6 +127,8 @@ async fn account_page(
         .current("account")
         .with("sessions", views)
         .with("notice", notice)
+        .with("has_app", second.factors.iter().any(|f| f.kind == FactorKind::Totp))
+        .with("keys_offered", state.services.factors.keys_offered())
         .with("factors", factors)
         .with("recovery_codes_left", second.recovery_codes_left);
     Ok(new_password_page(page, state, errors, violations))

@@ -10,7 +10,7 @@ use qrcode::QrCode;
 use qrcode::render::svg;
 use serde::Deserialize;
 use sesame_core::audit::Actor;
-use sesame_core::factor::{FactorId, RecoveryCode};
+use sesame_core::factor::{FactorId, FactorKind, RecoveryCode};
 use sesame_core::factors::{ConfirmOutcome, EnrolOutcome, FactorProof, RemoveOutcome, RenewOutcome, TotpEnrolment};
 use sesame_core::sessions::SignedIn as User;
 use sesame_core::totp::UNRESERVED;
@@ -22,7 +22,7 @@ use crate::request::Client;
 use crate::state::AppState;
 use crate::view::{FieldError, Page, see_other};
 
-const WRONG_PASSWORD: &str = "Le mot de passe est incorrect.";
+pub(super) const WRONG_PASSWORD: &str = "Le mot de passe est incorrect.";
 
 /// The QR code of an `otpauth://` URI, as inline SVG (no script, no third party).
 fn qr_svg(uri: &str) -> String {
@@ -77,7 +77,8 @@ fn enrol_page(enrolment: &TotpEnrolment, errors: Vec<FieldError>) -> Page {
 }
 
 /// The recovery codes, shown once; the text file is a `data:` link built from the same codes.
-fn codes_page(state: &AppState, codes: &[RecoveryCode], first: bool) -> Page {
+/// `added` names the first factor they come with.
+pub(super) fn codes_page(state: &AppState, codes: &[RecoveryCode], added: Option<FactorKind>) -> Page {
     let list: Vec<&str> = codes.iter().map(RecoveryCode::expose).collect();
     let portal = &state.views.branding().portal_name;
     let text = format!(
@@ -87,7 +88,8 @@ fn codes_page(state: &AppState, codes: &[RecoveryCode], first: bool) -> Page {
     Page::new("recovery_codes.html", "Vos codes de secours")
         .current("account")
         .with("codes", list)
-        .with("first", first)
+        .with("first", added.is_some())
+        .with("added", added.map(FactorKind::label))
         .with("download", format!("data:text/plain;charset=utf-8,{}", utf8_percent_encode(&text, UNRESERVED)))
 }
 
@@ -156,13 +158,13 @@ pub async fn confirm(
     let errors = match state.services.factors.confirm_totp(&user, FactorId(id), &form.code, &ctx).await? {
         ConfirmOutcome::Confirmed { recovery_codes: Some(codes) } => {
             state.mail.queued();
-            return Ok(state.views.render(&headers, Some(&user), codes_page(&state, &codes, true)));
+            return Ok(state.views.render(&headers, Some(&user), codes_page(&state, &codes, Some(FactorKind::Totp))));
         }
         ConfirmOutcome::Confirmed { recovery_codes: None } => {
             state.mail.queued();
             return Ok(see_other("/mon-compte?confirmation=facteur-ajoute"));
         }
-        ConfirmOutcome::Unknown => return Ok(see_other("/mon-compte")),
+        ConfirmOutcome::Unknown | ConfirmOutcome::AlreadyRegistered => return Ok(see_other("/mon-compte")),
         ConfirmOutcome::WrongCode if form.code.trim().is_empty() => {
             wrong("Saisissez le code à 6 chiffres affiché par votre application.")
         }
@@ -207,19 +209,29 @@ pub async fn renew_codes(
     Ok(match state.services.factors.renew_recovery_codes(&user, &password, &ctx).await? {
         RenewOutcome::Renewed(codes) => {
             state.mail.queued();
-            state.views.render(&headers, Some(&user), codes_page(&state, &codes, false))
+            state.views.render(&headers, Some(&user), codes_page(&state, &codes, None))
         }
         RenewOutcome::WrongPassword => see_other("/mon-compte?confirmation=mot-de-passe-incorrect"),
         RenewOutcome::NoFactor => see_other("/mon-compte"),
     })
 }
 
-fn remove_page(id: i64, name: &str, errors: Vec<FieldError>) -> Page {
-    Page::new("factor_remove.html", "Retirer un second facteur")
+/// The removal page; with the account's keys, a fresh challenge for them.
+async fn remove_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+    (id, name): (i64, &str),
+    errors: Vec<FieldError>,
+) -> Result<Response, WebError> {
+    let key_options = state.services.factors.key_request(&user.account).await?;
+    let page = Page::new("factor_remove.html", "Retirer un second facteur")
         .current("account")
         .with("factor", id)
         .with("name", name)
-        .with("errors", errors)
+        .with("key_options", key_options)
+        .with("errors", errors);
+    Ok(state.views.render(headers, Some(user), page))
 }
 
 async fn factor_name(state: &AppState, user: &User, id: i64) -> Result<Option<String>, WebError> {
@@ -233,10 +245,10 @@ pub async fn show_remove(
     SignedIn(user): SignedIn,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    Ok(match factor_name(&state, &user, id).await? {
-        Some(name) => state.views.render(&headers, Some(&user), remove_page(id, &name, Vec::new())),
-        None => see_other("/mon-compte"),
-    })
+    match factor_name(&state, &user, id).await? {
+        Some(name) => remove_page(&state, &headers, &user, (id, &name), Vec::new()).await,
+        None => Ok(see_other("/mon-compte")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,6 +257,9 @@ pub struct RemoveForm {
     mot_de_passe: String,
     #[serde(default)]
     code: String,
+    /// A security key's answer, filled by the page's script.
+    #[serde(default)]
+    cle: String,
 }
 
 pub async fn remove(
@@ -257,12 +272,13 @@ pub async fn remove(
     let Some(name) = factor_name(&state, &user, id).await? else {
         return Ok(see_other("/mon-compte"));
     };
-    let render = |errors| state.views.render(&headers, Some(&user), remove_page(id, &name, errors));
+    let render = |errors| remove_page(&state, &headers, &user, (id, &name), errors);
     let mut errors = Vec::new();
     let password = password_field(&form.mot_de_passe, "mot_de_passe", "Saisissez votre mot de passe.")
         .map_err(|e| errors.push(e))
         .ok();
-    let proof = FactorProof::parse(&form.code);
+    let key = !form.cle.trim().is_empty();
+    let proof = if key { Some(FactorProof::Key(form.cle.clone())) } else { FactorProof::parse(&form.code) };
     if proof.is_none() {
         errors.push(FieldError::on(
             "code",
@@ -270,19 +286,21 @@ pub async fn remove(
         ));
     }
     let Some(password) = password.filter(|_| errors.is_empty()) else {
-        return Ok(render(errors));
+        return render(errors).await;
     };
     let ctx = client.context(Actor::Account(user.account.id));
-    Ok(match state.services.factors.remove(&user, FactorId(id), &password, proof.as_ref(), &ctx).await? {
+    let errors = match state.services.factors.remove(&user, FactorId(id), &password, proof.as_ref(), &ctx).await? {
         RemoveOutcome::Removed => {
             state.mail.queued();
-            see_other("/mon-compte?confirmation=facteur-retire")
+            return Ok(see_other("/mon-compte?confirmation=facteur-retire"));
         }
-        RemoveOutcome::WrongPassword => render(vec![FieldError::on("mot_de_passe", WRONG_PASSWORD)]),
-        RemoveOutcome::WrongProof => render(vec![FieldError::on("code", "Code incorrect, ou déjà utilisé.")]),
-        RemoveOutcome::LastFactorRequired => render(vec![FieldError::form(
-            "La vérification en deux étapes est obligatoire sur ce portail : ajoutez d'abord une nouvelle application, elle remplacera celle-ci.",
-        )]),
-        RemoveOutcome::Unknown => see_other("/mon-compte"),
-    })
+        RemoveOutcome::Unknown => return Ok(see_other("/mon-compte")),
+        RemoveOutcome::WrongPassword => vec![FieldError::on("mot_de_passe", WRONG_PASSWORD)],
+        RemoveOutcome::WrongProof if key => vec![FieldError::form("La clé de sécurité n'a pas été reconnue.")],
+        RemoveOutcome::WrongProof => vec![FieldError::on("code", "Code incorrect, ou déjà utilisé.")],
+        RemoveOutcome::LastFactorRequired => vec![FieldError::form(
+            "La vérification en deux étapes est obligatoire sur ce portail : ajoutez d'abord un autre second facteur (une nouvelle application remplace celle-ci).",
+        )],
+    };
+    render(errors).await
 }

@@ -7,6 +7,7 @@ pub mod factors;
 pub mod first_connection;
 pub mod help;
 pub mod install;
+pub mod keys;
 pub mod login;
 pub mod reset;
 pub mod second_step;

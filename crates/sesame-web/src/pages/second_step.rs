@@ -1,5 +1,5 @@
-//! "Vérification en deux étapes": after a correct password, the code of the authenticator app
-//! or a recovery code. Until then the browser holds a ticket (its own cookie, five minutes),
+//! "Vérification en deux étapes": after a correct password, a security key, the code of the
+//! authenticator app, or a recovery code. Until then the browser holds a ticket (its own cookie, five minutes),
 //! not a session: nothing else is reachable.
 
 use axum::extract::State;
@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 use sesame_core::audit::Actor;
-use sesame_core::factors::{FactorProof, StepOutcome};
+use sesame_core::factors::{FactorProof, StepChoices, StepOutcome};
 use sesame_core::signin::TICKET_LIFETIME;
 
 use super::signed_in_redirect;
@@ -27,8 +27,19 @@ pub fn ticket_cookie(state: &AppState, ticket: Option<&str>) -> header::HeaderVa
     state.cookies().scoped(TICKET_COOKIE, ticket, "/connexion", ticket.map(|_| lifetime))
 }
 
-fn page(errors: Vec<FieldError>) -> Page {
-    Page::new("second_step.html", "Vérification en deux étapes").with("errors", errors)
+fn page(choices: &StepChoices, errors: Vec<FieldError>) -> Page {
+    Page::new("second_step.html", "Vérification en deux étapes")
+        .with("errors", errors)
+        .with("app", choices.app)
+        .with("key_options", &choices.key_options)
+}
+
+/// The page again, with a fresh challenge for the keys; `None` once the ticket is gone.
+async fn again(state: &AppState, headers: &HeaderMap, ticket: &str, error: FieldError) -> Result<Response, WebError> {
+    Ok(match state.services.factors.step_choices(ticket).await? {
+        Some(choices) => state.views.render(headers, None, page(&choices, vec![error])),
+        None => start_again(state),
+    })
 }
 
 /// Back to the sign-in page: the ticket expired, was used, or never came.
@@ -39,20 +50,23 @@ fn start_again(state: &AppState) -> Response {
 }
 
 pub async fn show(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
-    let live = match state.cookies().get(&headers, TICKET_COOKIE) {
-        Some(ticket) => state.services.factors.ticket_is_live(ticket, "browser").await?,
-        None => false,
+    let choices = match state.cookies().get(&headers, TICKET_COOKIE) {
+        Some(ticket) => state.services.factors.step_choices(ticket).await?,
+        None => None,
     };
-    if !live {
-        return Ok(start_again(&state));
-    }
-    Ok(state.views.render(&headers, None, page(Vec::new())))
+    Ok(match choices {
+        Some(choices) => state.views.render(&headers, None, page(&choices, Vec::new())),
+        None => start_again(&state),
+    })
 }
 
 #[derive(Debug, Deserialize)]
 pub struct StepForm {
     #[serde(default)]
     code: String,
+    /// A security key's answer, filled by the page's script.
+    #[serde(default)]
+    cle: String,
 }
 
 pub async fn submit(
@@ -64,11 +78,12 @@ pub async fn submit(
     let Some(ticket) = state.cookies().get(&headers, TICKET_COOKIE).map(str::to_owned) else {
         return Ok(start_again(&state));
     };
-    if form.code.trim().is_empty() {
+    let key = !form.cle.trim().is_empty();
+    if !key && form.code.trim().is_empty() {
         let error = FieldError::on("code", "Saisissez le code affiché par votre application, ou un code de secours.");
-        return Ok(state.views.render(&headers, None, page(vec![error])));
+        return again(&state, &headers, &ticket, error).await;
     }
-    let proof = FactorProof::parse(&form.code);
+    let proof = if key { Some(FactorProof::Key(form.cle)) } else { FactorProof::parse(&form.code) };
     let ctx = client.context(Actor::Anonymous);
     match state.services.factors.complete_browser(&ticket, proof.as_ref(), &ctx).await? {
         StepOutcome::Passed(opened) => {
@@ -78,12 +93,18 @@ pub async fn submit(
             response.headers_mut().append(header::SET_COOKIE, ticket_cookie(&state, None));
             Ok(response)
         }
+        StepOutcome::Wrong if key => {
+            let error = FieldError::form(
+                "La clé de sécurité n'a pas été reconnue. Réessayez avec une clé enregistrée sur votre compte, ou saisissez un code.",
+            );
+            again(&state, &headers, &ticket, error).await
+        }
         StepOutcome::Wrong => {
             let error = FieldError::on(
                 "code",
                 "Code incorrect. Saisissez le code affiché maintenant par votre application (il change toutes les 30 secondes), ou un code de secours non encore utilisé.",
             );
-            Ok(state.views.render(&headers, None, page(vec![error])))
+            again(&state, &headers, &ticket, error).await
         }
         StepOutcome::Throttled { until } => {
             let minutes = until.map_or(1, |u| ((u - state.services.now()).whole_seconds() + 59).max(60) / 60);
@@ -91,7 +112,8 @@ pub async fn submit(
                 "Trop de codes incorrects : la connexion à ce compte est suspendue. Réessayez dans {minutes} minute{}.",
                 if minutes > 1 { "s" } else { "" }
             ));
-            Ok(state.views.render(&headers, None, page(vec![error]).status(StatusCode::TOO_MANY_REQUESTS)))
+            let choices = StepChoices { app: true, key_options: None };
+            Ok(state.views.render(&headers, None, page(&choices, vec![error]).status(StatusCode::TOO_MANY_REQUESTS)))
         }
         StepOutcome::Expired => Ok(start_again(&state)),
     }
