@@ -35,12 +35,13 @@ async function freePort() {
   });
 }
 
-/** Starts `sesame serve` in a fresh folder. */
-export async function startSesame({ captcha = false, config = null } = {}) {
+/** Starts `sesame serve` in a fresh folder. `host` names the public address: security keys
+ * need a domain name (WebAuthn refuses an IP address), and `localhost` is the one allowed on http. */
+export async function startSesame({ captcha = false, config = null, host = "127.0.0.1" } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sesame-e2e-"));
   if (config) writeFileSync(join(dir, "sesame.toml"), config);
   const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESAME_"))),
     ...BRANDING,
@@ -60,7 +61,7 @@ export async function startSesame({ captcha = false, config = null } = {}) {
   child.stderr.on("data", (d) => (log += d));
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`${base}/healthz`)).ok) break;
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
     } catch {}
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -75,8 +76,9 @@ export async function startSesame({ captcha = false, config = null } = {}) {
 
 // --- E-mails ------------------------------------------------------------------------------
 
+/** RFC 2047: whitespace between two encoded words is not part of the text; elsewhere it is. */
 function decodeWords(header) {
-  return header.replace(/=\?utf-8\?([bq])\?([^?]*)\?=/gi, (_, enc, text) =>
+  return header.replace(/(\?=)\s+(?==\?utf-8\?)/gi, "$1").replace(/=\?utf-8\?([bq])\?([^?]*)\?=/gi, (_, enc, text) =>
     enc.toLowerCase() === "b"
       ? Buffer.from(text, "base64").toString("utf8")
       : Buffer.from(text.replace(/_/g, " ").replace(/=([0-9A-F]{2})/gi, (_, h) => String.fromCharCode(parseInt(h, 16))), "latin1").toString("utf8"),
@@ -101,7 +103,7 @@ export function outbox(sesame) {
   } catch {}
   return files.map((file) => {
     const raw = readFileSync(join(folder, file), "utf8");
-    const subject = decodeWords((raw.match(/^Subject: (.*(?:\r?\n[ \t].*)*)/m) ?? ["", ""])[1].replace(/\r?\n[ \t]/g, ""));
+    const subject = decodeWords((raw.match(/^Subject: (.*(?:\r?\n[ \t].*)*)/m) ?? ["", ""])[1].replace(/\r?\n(?=[ \t])/g, ""));
     const plain = raw.split(/Content-Type: text\/plain/i)[1] ?? "";
     const [head, ...rest] = plain.split(/\r?\n\r?\n/);
     const body = rest.join("\n\n").split(/\r?\n--/)[0];

@@ -89,6 +89,9 @@ pub enum ApiLogin {
     SecondFactorRequired {
         second_factor_ticket: SecretString,
         expires_in: i64,
+        /// What this account can answer with here: `totp` if it has an app, `recovery_code`
+        /// always (a security key needs a browser: the portal, or OpenID Connect).
+        accepted: Vec<&'static str>,
     },
     /// The second-factor ticket is unknown, used or expired: sign in again.
     TicketExpired,
@@ -168,6 +171,8 @@ impl ApiTokens {
                 let now = self.deps.now();
                 // Reads before the write transaction: on SQLite it holds the one writer.
                 let second_step = self.sign_in.needs_second_step(&verified.account).await?;
+                let accepted =
+                    if second_step { self.factors.api_answers(&verified.account).await? } else { Vec::new() };
                 let enrol = self.enrolment_required(&verified, AuthMethod::Password).await?;
                 let mut tx = self.deps.store.begin().await?;
                 if second_step {
@@ -177,6 +182,7 @@ impl ApiTokens {
                     return Ok(ApiLogin::SecondFactorRequired {
                         second_factor_ticket: ticket,
                         expires_in: TICKET_LIFETIME.whole_seconds(),
+                        accepted,
                     });
                 }
                 self.sign_in.record(tx.as_mut(), &verified, AuthMethod::Password, "api", ctx, now).await?;

@@ -149,15 +149,16 @@ impl Problem {
         p
     }
 
-    pub fn second_factor_required(ticket: String, expires_in: i64) -> Self {
-        let mut p = Self::new(
-            StatusCode::FORBIDDEN,
-            "second_factor_required",
-            "Second factor required",
-            "Saisissez le code à 6 chiffres de votre application d'authentification, ou un de vos codes de secours.",
-        );
+    /// `accepted`: `totp` when the account has an app, `recovery_code` always.
+    pub fn second_factor_required(ticket: String, expires_in: i64, accepted: &[&str]) -> Self {
+        let detail = if accepted.contains(&"totp") {
+            "Saisissez le code à 6 chiffres de votre application d'authentification, ou un de vos codes de secours."
+        } else {
+            "Votre compte est protégé par une clé de sécurité, que cette application ne peut pas utiliser : saisissez un de vos codes de secours, ou connectez-vous sur le portail."
+        };
+        let mut p = Self::new(StatusCode::FORBIDDEN, "second_factor_required", "Second factor required", detail);
         p.second_factor_ticket = Some(ticket);
-        p.accepted = Some(vec!["totp".into(), "recovery_code".into()]);
+        p.accepted = Some(accepted.iter().map(|&a| a.to_owned()).collect());
         p.expires_in = Some(expires_in);
         p
     }

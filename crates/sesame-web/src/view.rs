@@ -45,6 +45,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "factor_enrol.html",
     "factor_remove.html",
     "recovery_codes.html",
+    "key_start.html",
+    "key_register.html",
 );
 
 fn environment() -> Environment<'static> {
@@ -184,4 +186,26 @@ impl Views {
 /// 303 See Other: the browser follows with a GET (Post/Redirect/Get).
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A template added to the folder and forgotten here would only fail when its page is shown.
+    #[test]
+    fn every_template_in_the_folder_is_compiled_in() {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut missing = Vec::new();
+        for dir in [folder.clone(), folder.join("messages")] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.extension().is_some_and(|e| e == "html") {
+                    let name = path.strip_prefix(&folder).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+                    if !super::TEMPLATES.iter().any(|(t, _)| *t == name) {
+                        missing.push(name);
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "templates not in TEMPLATES: {missing:?}");
+    }
 }

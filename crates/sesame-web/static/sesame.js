@@ -134,6 +134,7 @@
   }
   function failed(error) {
     button.disabled = false;
+    if (window.console) { console.warn("WebAuthn: " + (error && error.name) + ": " + (error && error.message)); }
     if (error && error.name === "InvalidStateError") {
       status.textContent = "Cette clé est déjà enregistrée sur votre compte : utilisez-en une autre.";
     } else if (error && error.name === "NotAllowedError") {

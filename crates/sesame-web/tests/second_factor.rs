@@ -6,62 +6,16 @@
 
 mod common;
 
-use common::{Options, Page, TestApp, now};
+use common::{Options, PERSONAL, Page, TestApp, between, enrol_app as enrol, now};
 use serde_json::{Value, json};
 use sesame_core::factors::{Requirement, SecondFactorSettings};
 use sesame_core::mail::{FactorChange, MailMessage};
-use sesame_core::totp::{STEP_SECONDS, TotpSecret};
 use time::Duration;
-
-const PERSONAL: &str = "la mer du nord est froide";
-
-/// The text between two markers of a page.
-fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
-    let from = body.find(start).unwrap_or_else(|| panic!("{start} in {body}")) + start.len();
-    let to = body[from..].find(end).unwrap() + from;
-    &body[from..to]
-}
 
 /// Jeanne with her personal password, signed in in `browser`.
 async fn jeanne(app: &TestApp, browser: &reqwest::Client) {
     let temporary = app.jeanne().await;
     app.first_connection(browser, "jdupont", &temporary, PERSONAL).await;
-}
-
-/// Enrols an app from "Mon compte"; the secret as the page shows it, and the recovery codes.
-async fn enrol(app: &TestApp, browser: &reqwest::Client) -> (TotpSecret, Vec<String>) {
-    let start = app.get(browser, "/mon-compte/second-facteur/application").await;
-    assert_eq!(start.status, 200, "{}", start.body);
-    let started = app
-        .post(
-            browser,
-            "/mon-compte/second-facteur/application",
-            &start,
-            &[("mot_de_passe", PERSONAL), ("nom", "Téléphone")],
-        )
-        .await;
-    let to = started.location().expect("to the enrolment page").to_owned();
-    let page = app.get(browser, &to).await;
-    assert!(page.body.contains("<svg"), "a QR code drawn by the server");
-    let uri =
-        between(&page.body, "<summary>Adresse otpauth:// à copier</summary>\n    <p><code class=\"cle\">", "</code>");
-    assert!(uri.starts_with("otpauth://totp/Norm"), "{uri}");
-    let secret =
-        TotpSecret::from_base32(between(&page.body, "<dt>Clé</dt><dd><code class=\"cle\">", "</code>")).unwrap();
-    let done = app.post(browser, &to, &page, &[("code", &secret.code_at(now(app)))]).await;
-    assert_eq!(done.status, 200, "{}", done.body);
-    assert!(done.body.contains("Vos codes de secours"));
-    assert!(done.body.contains("download=\"codes-de-secours.txt\""));
-    let codes: Vec<String> =
-        regex_lite::Regex::new(r"<li><code>([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})</code></li>")
-            .unwrap()
-            .captures_iter(&done.body)
-            .map(|c| c[1].to_owned())
-            .collect();
-    assert_eq!(codes.len(), 10, "{}", done.body);
-    // The confirming code's step is used up; later steps start clean.
-    app.clock.advance(Duration::seconds(2 * STEP_SECONDS));
-    (secret, codes)
 }
 
 async fn sign_out(app: &TestApp, browser: &reqwest::Client) {

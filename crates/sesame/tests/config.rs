@@ -15,6 +15,14 @@ fn no_configuration_at_all_is_valid() {
     assert!(run.stdout.contains("database:   sqlite://./data/sesame.db"));
     assert!(run.stdout.contains("e-mail:     files in ./data/outbox"));
     assert!(run.stdout.contains("second factor: never: asked of those who enrolled one"), "{}", run.stdout);
+    assert!(run.stdout.contains("security keys: offered (WebAuthn relying party localhost)"), "{}", run.stdout);
+    let ip = Sesame::new().env("SESAME_PUBLIC_URL", "https://192.0.2.10").run(&["config", "check"]).ok();
+    assert!(ip.stdout.contains("security keys: not offered: public_url is an IP address"), "{}", ip.stdout);
+    assert!(
+        ip.stdout.contains("warning: public_url: is an IP address: browsers accept security keys only on a domain name: security keys and passkeys are not offered, only authenticator apps"),
+        "{}",
+        ip.stdout
+    );
     let always = Sesame::new().env("SESAME_SECOND_FACTOR__REQUIRED", "always").run(&["config", "check"]).ok();
     assert!(always.stdout.contains("second factor: always: every account enrols one"), "{}", always.stdout);
     let wrong = Sesame::new().env("SESAME_SECOND_FACTOR__REQUIRED", "sometimes").run(&["config", "check"]).bad_input();

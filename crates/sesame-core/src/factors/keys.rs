@@ -33,18 +33,19 @@ use crate::types::Password;
 /// How long a key's challenge (second step, removal) and a registration stay good.
 const CEREMONY: Duration = Duration::minutes(5);
 
-/// Why security keys are not offered with this `public_url`, or the relying party they use.
+/// The relying party security keys use with this `public_url`, or why keys are not offered
+/// there (for the operator: `sesame config check` prints it).
 pub fn relying_party(public_url: &str, portal_name: &str) -> Result<Arc<Webauthn>, String> {
-    let url = Url::parse(public_url).map_err(|e| format!("public_url n'est pas une adresse valide ({e})"))?;
+    let url = Url::parse(public_url).map_err(|e| format!("is not a valid address ({e})"))?;
     let Some(domain) = url.domain() else {
-        return Err("public_url est une adresse IP : les navigateurs n'y acceptent pas les clés de sécurité".into());
+        return Err("is an IP address: browsers accept security keys only on a domain name".into());
     };
     if url.scheme() != "https" && domain != "localhost" {
-        return Err("public_url n'est pas en https : les navigateurs n'y acceptent pas les clés de sécurité".into());
+        return Err("is not HTTPS: browsers accept security keys only over HTTPS (or on localhost)".into());
     }
     let domain = domain.to_owned();
     let built = WebauthnBuilder::new(&domain, &url).and_then(|b| b.rp_name(portal_name).build());
-    built.map(Arc::new).map_err(|e| format!("public_url ne convient pas aux clés de sécurité ({e})"))
+    built.map(Arc::new).map_err(|e| format!("does not suit security keys ({e})"))
 }
 
 /// A key being registered: what its page hands to the browser.
@@ -109,6 +110,13 @@ impl SecondFactors {
             .map_err(|e| AuthError::Internal(format!("WebAuthn registration: {e}")))?;
         // Phones and passkeys are welcome too, not only keys plugged in.
         options.public_key.hints = None;
+        // webauthn-rs asks credProtect "userVerificationRequired" while user verification is
+        // only preferred; Chromium refuses that pair outright (NotSupportedError), found by the
+        // browser test. Without the extension every key registers; its PIN is still asked when
+        // it has one (preferred), and a credential that is not discoverable needs no credProtect.
+        if let Some(extensions) = options.public_key.extensions.as_mut() {
+            extensions.cred_protect = None;
+        }
         let pending = serde_json::to_vec(&PendingKey { state, options: options.clone() }).map_err(internal)?;
         let name = factor_name(name, "Clé de sécurité");
         let mut tx = self.deps.store.begin().await?;

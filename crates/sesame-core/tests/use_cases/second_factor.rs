@@ -271,10 +271,11 @@ async fn the_api_answers_with_a_ticket_then_grants_tokens_for_a_code() {
     let identifier = LoginIdentifier::new("jdupont").unwrap();
     let tokens = &world.services.tokens;
     let outcome = tokens.sign_in(&identifier, &password(STRONG), "Therap-e", &web()).await.unwrap();
-    let ApiLogin::SecondFactorRequired { second_factor_ticket, expires_in } = outcome else {
+    let ApiLogin::SecondFactorRequired { second_factor_ticket, expires_in, accepted } = outcome else {
         panic!("second step asked: {outcome:?}");
     };
     assert_eq!(expires_in, 300);
+    assert_eq!(accepted, ["totp", "recovery_code"], "an app's codes and recovery codes");
     let ticket = second_factor_ticket.expose_secret();
     assert!(
         !world.services.factors.ticket_is_live(ticket, "browser").await.unwrap(),

@@ -63,8 +63,9 @@ fn answer(outcome: ApiLogin, refused: fn() -> Problem) -> Response {
         ApiLogin::Refused => refused().into_response(),
         ApiLogin::Throttled { retry_after } => Problem::throttled(retry_after).into_response(),
         ApiLogin::TemporaryPasswordExpired => Problem::temporary_password_expired().into_response(),
-        ApiLogin::SecondFactorRequired { second_factor_ticket, expires_in } => {
-            Problem::second_factor_required(second_factor_ticket.expose_secret().to_owned(), expires_in).into_response()
+        ApiLogin::SecondFactorRequired { second_factor_ticket, expires_in, accepted } => {
+            Problem::second_factor_required(second_factor_ticket.expose_secret().to_owned(), expires_in, &accepted)
+                .into_response()
         }
         ApiLogin::TicketExpired => Problem::second_factor_ticket_expired().into_response(),
         ApiLogin::SecondFactorEnrolmentRequired => Problem::second_factor_enrolment_required(false).into_response(),

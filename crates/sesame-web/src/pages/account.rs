@@ -147,6 +147,8 @@ pub async fn show(
             "sessions-terminees",
             "facteur-ajoute",
             "facteur-retire",
+            "cle-ajoutee",
+            "cle-expiree",
             "mot-de-passe-incorrect",
             "mot-de-passe-requis",
         ]

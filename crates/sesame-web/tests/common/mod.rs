@@ -26,6 +26,7 @@ use time::macros::datetime;
 
 pub struct TestApp {
     pub base: String,
+    addr: std::net::SocketAddr,
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub accounts: AccountService,
@@ -49,6 +50,8 @@ pub struct Options {
     /// A Markdown help file's text.
     pub help: Option<String>,
     pub second_factor: sesame_core::factors::SecondFactorSettings,
+    /// Publish the portal as `localhost` rather than its IP address (security keys need a name).
+    pub localhost: bool,
 }
 
 impl Default for Options {
@@ -66,6 +69,7 @@ impl Default for Options {
             hashing: HashingSettings::insecure_for_tests(),
             downloads: Vec::new(),
             help: None,
+            localhost: false,
         }
     }
 }
@@ -97,7 +101,9 @@ impl TestApp {
         std_listener.set_nonblocking(true).unwrap();
         let https = options.tls.as_ref().is_some_and(|t| t.cert_file.is_some());
         let scheme = if https { "https" } else { "http" };
-        let base = format!("{scheme}://{}", std_listener.local_addr().unwrap());
+        let addr = std_listener.local_addr().unwrap();
+        let host = if options.localhost { format!("localhost:{}", addr.port()) } else { addr.to_string() };
+        let base = format!("{scheme}://{host}");
         // Built as the binary builds them.
         let core = CoreSettings {
             branding: branding(),
@@ -143,7 +149,7 @@ impl TestApp {
                 axum::serve(listener, app).await.unwrap();
             });
         }
-        Self { base, store, clock, accounts, _dir: dir }
+        Self { base, addr, store, clock, accounts, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -156,6 +162,7 @@ impl TestApp {
             .cookie_store(true)
             .redirect(Policy::none())
             .user_agent("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+            .resolve("localhost", self.addr)
             .build()
             .unwrap()
     }
@@ -318,4 +325,56 @@ impl Page {
             .find(|c| c.starts_with(&format!("{name}=")))
             .map(|c| c.split(';').next().unwrap_or("").split_once('=').map(|(_, v)| v.to_owned()).unwrap_or_default())
     }
+}
+
+// --- Second factors ------------------------------------------------------------------------
+
+/// The personal password the second-factor tests give Jeanne.
+pub const PERSONAL: &str = "la mer du nord est froide";
+
+/// The text between two markers of a page.
+pub fn between<'a>(body: &'a str, start: &str, end: &str) -> &'a str {
+    let from = body.find(start).unwrap_or_else(|| panic!("{start} in {body}")) + start.len();
+    let to = body[from..].find(end).unwrap() + from;
+    &body[from..to]
+}
+
+/// Enrols an app from "Mon compte"; the secret as the page shows it, and the recovery codes.
+pub async fn enrol_app(app: &TestApp, browser: &reqwest::Client) -> (sesame_core::totp::TotpSecret, Vec<String>) {
+    let start = app.get(browser, "/mon-compte/second-facteur/application").await;
+    assert_eq!(start.status, 200, "{}", start.body);
+    let started = app
+        .post(
+            browser,
+            "/mon-compte/second-facteur/application",
+            &start,
+            &[("mot_de_passe", PERSONAL), ("nom", "Téléphone")],
+        )
+        .await;
+    let to = started.location().expect("to the enrolment page").to_owned();
+    let page = app.get(browser, &to).await;
+    assert!(page.body.contains("<svg"), "a QR code drawn by the server");
+    let uri =
+        between(&page.body, "<summary>Adresse otpauth:// à copier</summary>\n    <p><code class=\"cle\">", "</code>");
+    assert!(uri.starts_with("otpauth://totp/Norm"), "{uri}");
+    let secret = sesame_core::totp::TotpSecret::from_base32(between(
+        &page.body,
+        "<dt>Clé</dt><dd><code class=\"cle\">",
+        "</code>",
+    ))
+    .unwrap();
+    let done = app.post(browser, &to, &page, &[("code", &secret.code_at(now(app)))]).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("Vos codes de secours"));
+    assert!(done.body.contains("download=\"codes-de-secours.txt\""));
+    let codes: Vec<String> =
+        regex_lite::Regex::new(r"<li><code>([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})</code></li>")
+            .unwrap()
+            .captures_iter(&done.body)
+            .map(|c| c[1].to_owned())
+            .collect();
+    assert_eq!(codes.len(), 10, "{}", done.body);
+    // The confirming code's step is used up; later steps start clean.
+    app.clock.advance(time::Duration::seconds(2 * sesame_core::totp::STEP_SECONDS));
+    (secret, codes)
 }

@@ -17,6 +17,16 @@ fn second_factor(required: sesame_core::factors::Requirement) -> &'static str {
     }
 }
 
+/// Whether security keys and passkeys are offered with this `public_url`, and why not.
+fn security_keys(public_url: &str, portal_name: &str) -> String {
+    match sesame_core::factors::relying_party(public_url, portal_name) {
+        Ok(party) => {
+            format!("offered (WebAuthn relying party {})", party.get_allowed_origins()[0].host_str().unwrap_or(""))
+        }
+        Err(reason) => format!("not offered: public_url {reason}"),
+    }
+}
+
 pub fn run(command: &ConfigCommand, file: Option<&Path>) -> Result<(), CliError> {
     let checked = crate::config::check(file);
     match command {
@@ -44,6 +54,7 @@ pub fn run(command: &ConfigCommand, file: Option<&Path>) -> Result<(), CliError>
                     println!("  database:   {}", sesame_store::redact_url(&c.database_url()));
                     println!("  e-mail:     {}", crate::app::transport(c).map(|t| t.describe()).unwrap_or_default());
                     println!("  second factor: {}", second_factor(c.second_factor.required));
+                    println!("  security keys: {}", security_keys(&c.public_url, &c.branding.portal_name));
                     Ok(())
                 }
                 1 => Err(CliError::bad("the configuration has 1 problem")),

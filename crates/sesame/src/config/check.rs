@@ -270,6 +270,14 @@ fn warnings(config: &Config) -> Vec<Problem> {
     if config.public_url.starts_with("http://") && !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
         out.push(problem("public_url", "is not HTTPS: passwords and session cookies would cross the network in clear"));
     }
+    if check_public_url(&config.public_url).is_ok()
+        && let Err(reason) = sesame_core::factors::relying_party(&config.public_url, &config.branding.portal_name)
+    {
+        out.push(problem(
+            "public_url",
+            format!("{reason}: security keys and passkeys are not offered, only authenticator apps"),
+        ));
+    }
     if !config.captcha.enabled {
         out.push(problem("captcha.enabled", "the captcha is off: only for automated environments"));
     }
