@@ -1,7 +1,8 @@
 // Security keys in a real browser: Chromium's virtual FIDO2 authenticator (DevTools' WebAuthn
 // domain) plays the key, so the ceremony goes through the browser's own WebAuthn code and our
 // page script, not a client we wrote. Registered from Mon compte, the same key refused a second
-// time, the second step signed with it (and refused when the signature or the touch is wrong),
+// time, the second step signed with it (refused when the signature is bogus, the key not touched,
+// or its PIN not verified),
 // then the key removed by proving it once more. axe-core on every page, screenshots.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -117,7 +118,7 @@ test("a security key registered from Mon compte signs the second step and its ow
       await page.waitForSelector("[data-webauthn-start]:not([hidden])");
       await checkA11y(page, "Vérification en deux étapes avec une clé");
       await screenshots(page, "28-verification-cle-de-securite");
-      for (const bits of [{ isBogusSignature: true }, { isBadUP: true }]) {
+      for (const bits of [{ isBogusSignature: true }, { isBadUP: true }, { isBadUV: true }]) {
         await key.misbehave(bits);
         await page.click("[data-webauthn-start]");
         await page.waitForSelector("#erreurs");
