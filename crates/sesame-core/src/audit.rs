@@ -88,6 +88,9 @@ pub enum AuditAction {
     SecondFactorRemoved,
     RecoveryCodeUsed,
     RecoveryCodesRenewed,
+    ClientCreated,
+    ClientSecretRotated,
+    ClientDeleted,
 }
 
 impl AuditAction {
@@ -123,6 +126,9 @@ impl AuditAction {
             Self::SecondFactorRemoved => "second_factor_removed",
             Self::RecoveryCodeUsed => "recovery_code_used",
             Self::RecoveryCodesRenewed => "recovery_codes_renewed",
+            Self::ClientCreated => "oidc_client_created",
+            Self::ClientSecretRotated => "oidc_client_secret_rotated",
+            Self::ClientDeleted => "oidc_client_deleted",
         }
     }
 }

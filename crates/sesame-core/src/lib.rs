@@ -20,6 +20,7 @@ pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod model;
+pub mod oidc;
 pub mod passwords;
 pub mod policy;
 pub mod reset;

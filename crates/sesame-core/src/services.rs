@@ -13,6 +13,7 @@ use crate::deps::Deps;
 use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
+use crate::oidc::Clients;
 use crate::passwords::Passwords;
 use crate::policy::{PasswordPolicy, PolicySettings};
 use crate::reset::{ResetService, ResetSettings};
@@ -60,6 +61,8 @@ pub struct Services {
     pub captcha: Captcha,
     /// Per-address limits.
     pub limits: AddressLimits,
+    /// The OpenID Connect clients (the portal's services).
+    pub clients: Clients,
 }
 
 impl Services {
@@ -84,6 +87,7 @@ impl Services {
             reset: ResetService::new(deps.clone(), passwords.clone(), settings.reset.clone(), &settings.public_url),
             captcha: Captcha::new(deps.clone()),
             limits: AddressLimits::new(deps.clone(), settings.throttle.clone()),
+            clients: Clients::new(deps.clone()),
             sign_in,
             sessions,
             passwords,

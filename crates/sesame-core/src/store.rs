@@ -14,7 +14,9 @@ use crate::model::{Account, AccountFilter, AccountId, AccountStatus, NewAccount,
 use crate::session::{ApiToken, NewApiToken, NewSession, Session, SessionId, ThrottleState, TokenKind};
 use time::Duration;
 
+mod clients;
 mod factors;
+pub use clients::{ClientStore, ClientTx};
 pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
 
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +67,7 @@ pub struct Purged {
 }
 
 #[async_trait]
-pub trait Store: FactorStore + Send + Sync + std::fmt::Debug {
+pub trait Store: FactorStore + ClientStore + Send + Sync + std::fmt::Debug {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -172,7 +174,7 @@ pub trait Store: FactorStore + Send + Sync + std::fmt::Debug {
 
 /// One write transaction.
 #[async_trait]
-pub trait Tx: FactorTx + Send {
+pub trait Tx: FactorTx + ClientTx + Send {
     async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool>;
     async fn insert_account(&mut self, account: &NewAccount, now: OffsetDateTime) -> StoreResult<AccountId>;
     /// Reads an account inside the transaction (locking its row on PostgreSQL).

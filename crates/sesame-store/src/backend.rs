@@ -200,3 +200,4 @@ async fn reseal_factors(tx: &mut SqlTx, ring: &KeyRing, report: &mut Resealed) -
 include!("backend_store.rs");
 include!("backend_tx.rs");
 include!("backend_factors.rs");
+include!("backend_clients.rs");

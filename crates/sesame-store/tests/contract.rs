@@ -15,8 +15,11 @@ use std::sync::Arc;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
+#[path = "contract/clients.rs"]
+mod clients;
 #[path = "contract/factors.rs"]
 mod factors;
+use clients::*;
 use factors::*;
 
 const T0: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
@@ -82,6 +85,7 @@ contract!(
     second_factor_tickets_are_single_use_and_expire,
     security_keys_are_sealed_confirmed_once_and_unique,
     key_challenges_are_replaced_single_use_and_expire,
+    oidc_clients_keep_their_uris_in_order_and_a_secret_digest,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {

@@ -36,6 +36,10 @@ pub enum Command {
     /// Create, inspect and manage accounts.
     #[command(subcommand)]
     Account(AccountCommand),
+    /// Register and manage the OpenID Connect clients (the services that sign people in
+    /// through Sésame).
+    #[command(subcommand)]
+    Client(ClientCommand),
     /// Test and drive e-mail delivery.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -156,7 +160,7 @@ pub enum AccountCommand {
         #[arg(long, value_name = "FILE")]
         certificate: PathBuf,
     },
-    /// Remove every second factor (authenticator app, recovery codes) of an account whose holder
+    /// Remove every second factor (authenticator app, security keys, recovery codes) of an account whose holder
     /// lost them, after checking who they are: the next sign-in asks the password alone (or, with
     /// `second_factor.required = always`, a new enrolment). The holder is told by e-mail.
     RemoveSecondFactors {
@@ -204,6 +208,77 @@ pub struct CreateArgs {
 pub enum StatusArg {
     Active,
     Disabled,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a service: prints its client_id and, unless --public, its client_secret (shown
+    /// this once, stored as a digest).
+    Create(ClientArgs),
+    /// List the registered clients.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        client_id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a confidential client a new secret: the old one stops working at once.
+    RotateSecret {
+        client_id: String,
+        /// Print {"client_id", "client_secret"} as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Remove a client: its sign-ins through Sésame stop.
+    Delete {
+        client_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The service's name, as the consent page and "Mon compte" show it.
+    #[arg(long)]
+    pub name: String,
+    /// Where the authorization answer goes, compared exactly (repeat for several). https, or
+    /// http on 127.0.0.1, [::1] or localhost; a public client on a loopback IP gets any port
+    /// (RFC 8252), and may use a reverse-domain scheme (fr.example.app:/callback).
+    #[arg(long = "redirect-uri", value_name = "URI", required = true)]
+    pub redirect_uris: Vec<String>,
+    /// A desktop or browser application that cannot keep a secret: no secret, PKCE required.
+    #[arg(long)]
+    pub public: bool,
+    /// Where the service may send people after signing out (repeat for several).
+    #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where Sésame POSTs a logout token when a session ends (OpenID Back-Channel Logout).
+    #[arg(long, value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
+    /// One of the portal's own services: no consent page.
+    #[arg(long)]
+    pub first_party: bool,
+    /// Every sign-in for this service needs two factors (a second step if the session has only
+    /// a password).
+    #[arg(long)]
+    pub require_second_factor: bool,
+    /// Let a confidential client go without PKCE (S256 is required by default).
+    #[arg(long)]
+    pub pkce_optional: bool,
+    /// Print {"client_id", "client_secret"} as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

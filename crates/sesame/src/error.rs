@@ -52,3 +52,15 @@ impl From<sesame_core::AuthError> for CliError {
         }
     }
 }
+
+impl From<sesame_core::oidc::ClientError> for CliError {
+    fn from(e: sesame_core::oidc::ClientError) -> Self {
+        use sesame_core::oidc::ClientError;
+        match e {
+            ClientError::Auth(e) => e.into(),
+            e @ (ClientError::Invalid(_) | ClientError::Unknown(_) | ClientError::Public(_)) => {
+                Self::BadInput(e.to_string())
+            }
+        }
+    }
+}

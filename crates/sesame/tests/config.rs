@@ -176,6 +176,7 @@ fn help_is_complete_for_every_command() {
         &["audit", "--help"],
         &["backup", "--help"],
         &["config", "check", "--help"],
+        &["client", "create", "--help"],
     ] {
         let run = sesame.run(args).ok();
         assert!(run.stdout.contains("Usage: sesame"), "{args:?}: {}", run.stdout);

@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 mod backup;
+mod client;
 mod config;
 mod login;
 mod mail;
@@ -35,6 +36,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Config(_) => Ok(()),
         Command::Account(command) => account::run(&config, command).await,
+        Command::Client(command) => client::run(&config, command).await,
         Command::Mail(command) => mail::run(&config, command).await,
         Command::Secrets(command) => secrets::run(&config, command).await,
         Command::Backup { file } => backup::run(&config, &file).await,
