@@ -10,6 +10,7 @@ pub mod audit;
 pub mod branding;
 pub mod captcha;
 pub mod certificate;
+pub mod client;
 pub mod clock;
 pub mod deps;
 pub mod error;

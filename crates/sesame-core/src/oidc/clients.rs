@@ -5,8 +5,8 @@
 use secrecy::{ExposeSecret as _, SecretString};
 use subtle::ConstantTimeEq as _;
 
-use super::client::{Client, ClientKind, NewClient, RedirectUri, check_web_uri};
 use crate::audit::{AuditAction, AuditEvent, Outcome, RequestContext};
+use crate::client::{Client, ClientKind, NewClient, RedirectUri, check_web_uri};
 use crate::deps::Deps;
 use crate::error::AuthError;
 use crate::secret::{digest, generate_token};

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::oidc::{Client, NewClient};
+use crate::client::{Client, NewClient};
 use crate::store::StoreResult;
 
 #[async_trait]

@@ -1,4 +1,4 @@
-//! A registered relying party and the rules of its addresses.
+//! An OpenID Connect client (a registered relying party) and the rules of its addresses.
 //!
 //! Redirect URIs are compared as strings, exactly (OpenID Connect Core 3.1.2.1, RFC 9700 4.1.3):
 //! so that the string registered is the one browsers and libraries send, it must already be in
