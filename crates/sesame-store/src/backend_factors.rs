@@ -6,59 +6,9 @@
 use sesame_core::factor::{FactorId, FactorKind, NewTicket, SecondFactor, Ticket, factor_sealing_context};
 use sesame_core::clock::from_unix_millis;
 use sesame_core::store::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
+
+use crate::rows::{FactorRow, SealedRow, TicketRow, TotpRow};
 use sesame_core::totp::TotpSecret;
-
-#[derive(Debug, sqlx::FromRow)]
-struct FactorRow {
-    id: i64,
-    account_id: i64,
-    kind: String,
-    name: String,
-    created_at: i64,
-    confirmed_at: Option<i64>,
-    last_used_at: Option<i64>,
-}
-
-impl TryFrom<FactorRow> for SecondFactor {
-    type Error = StoreError;
-
-    fn try_from(r: FactorRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            id: FactorId(r.id),
-            account_id: AccountId(r.account_id),
-            kind: FactorKind::parse(&r.kind)
-                .ok_or_else(|| StoreError::Corrupt(format!("second factor {}: kind '{}'", r.id, r.kind)))?,
-            name: r.name,
-            created_at: from_unix_millis(r.created_at),
-            confirmed_at: r.confirmed_at.map(from_unix_millis),
-            last_used_at: r.last_used_at.map(from_unix_millis),
-        })
-    }
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct TotpRow {
-    #[sqlx(flatten)]
-    factor: FactorRow,
-    sealed: Vec<u8>,
-    last_step: Option<i64>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct SealedRow {
-    #[sqlx(flatten)]
-    factor: FactorRow,
-    sealed: Vec<u8>,
-}
-
-#[derive(Debug, sqlx::FromRow)]
-struct TicketRow {
-    id: i64,
-    account_id: i64,
-    channel: String,
-    client_name: Option<String>,
-    expires_at: i64,
-}
 
 #[async_trait]
 impl FactorStore for SqlStore {

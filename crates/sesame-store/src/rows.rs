@@ -2,6 +2,7 @@
 
 use sesame_core::audit::AuditRecord;
 use sesame_core::clock::from_unix_millis;
+use sesame_core::factor::{FactorId, FactorKind, SecondFactor};
 use sesame_core::keys::{KeyRing, OpenError};
 use sesame_core::mail::{MailMessage, QueuedMail};
 use sesame_core::model::{Account, AccountId, AccountStatus, PasswordCredential};
@@ -281,4 +282,58 @@ impl TryFrom<ApiTokenRow> for ApiToken {
             revoked_at: r.revoked_at.map(from_unix_millis),
         })
     }
+}
+
+// --- Second factors ---------------------------------------------------------------------------
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct FactorRow {
+    pub(crate) id: i64,
+    pub(crate) account_id: i64,
+    pub(crate) kind: String,
+    pub(crate) name: String,
+    pub(crate) created_at: i64,
+    pub(crate) confirmed_at: Option<i64>,
+    pub(crate) last_used_at: Option<i64>,
+}
+
+impl TryFrom<FactorRow> for SecondFactor {
+    type Error = StoreError;
+
+    fn try_from(r: FactorRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: FactorId(r.id),
+            account_id: AccountId(r.account_id),
+            kind: FactorKind::parse(&r.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("second factor {}: kind '{}'", r.id, r.kind)))?,
+            name: r.name,
+            created_at: from_unix_millis(r.created_at),
+            confirmed_at: r.confirmed_at.map(from_unix_millis),
+            last_used_at: r.last_used_at.map(from_unix_millis),
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TotpRow {
+    #[sqlx(flatten)]
+    pub(crate) factor: FactorRow,
+    pub(crate) sealed: Vec<u8>,
+    pub(crate) last_step: Option<i64>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SealedRow {
+    #[sqlx(flatten)]
+    pub(crate) factor: FactorRow,
+    pub(crate) sealed: Vec<u8>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct TicketRow {
+    pub(crate) id: i64,
+    pub(crate) account_id: i64,
+    pub(crate) channel: String,
+    pub(crate) client_name: Option<String>,
+    pub(crate) expires_at: i64,
 }
