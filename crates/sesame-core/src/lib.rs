@@ -30,6 +30,7 @@ pub mod services;
 pub mod session;
 pub mod sessions;
 pub mod signin;
+pub mod signing;
 pub mod store;
 pub mod throttle;
 pub mod tokens;
