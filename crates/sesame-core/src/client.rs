@@ -71,6 +71,12 @@ impl RedirectUri {
         Ok(Self(uri.to_owned()))
     }
 
+    /// A URI registered earlier, as the store gives it back: not checked again, so that a rule
+    /// made stricter later cannot make a client unreadable (or undeletable).
+    pub fn stored(uri: String) -> Self {
+        Self(uri)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -40,8 +40,7 @@ impl TryFrom<ClientRow> for Client {
         let corrupt = |what: &str| StoreError::Corrupt(format!("OpenID client {}: {what}", r.client_id));
         let kind = ClientKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?;
         let uris: Vec<String> = serde_json::from_str(&r.redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
-        let redirect_uris =
-            uris.iter().map(|u| RedirectUri::parse(u, kind)).collect::<Result<_, _>>().map_err(|e| corrupt(&e))?;
+        let redirect_uris = uris.into_iter().map(RedirectUri::stored).collect();
         let post_logout_redirect_uris =
             serde_json::from_str(&r.post_logout_redirect_uris).map_err(|_| corrupt("post_logout_redirect_uris"))?;
         Ok(Self {
@@ -64,7 +63,7 @@ impl TryFrom<ClientRow> for Client {
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn oidc_clients(&self) -> StoreResult<Vec<Client>> {
-        let rows = sqlx::query_as::<_, ClientRow>(client_select!(" ORDER BY name, client_id"))
+        let rows = sqlx::query_as::<_, ClientRow>(client_select!(" ORDER BY id"))
             .fetch_all(&mut *self.readers.acquire().await?)
             .await
             .map_err(map_err)?;

@@ -44,7 +44,7 @@ fn a_confidential_client_gets_a_secret_once_and_the_database_keeps_its_digest() 
     let client_id = json["client_id"].as_str().unwrap();
     let secret = json["client_secret"].as_str().unwrap();
     assert_eq!(secret.len(), 43, "256 random bits, base64url");
-    assert!(client_id.len() >= 22);
+    assert!(client_id.len() == 32 && client_id.bytes().all(|b| b.is_ascii_hexdigit()), "{client_id}");
 
     let db = std::fs::read(sesame.path("data/sesame.db")).unwrap();
     let wal = std::fs::read(sesame.path("data/sesame.db-wal")).unwrap_or_default();
@@ -83,7 +83,9 @@ fn a_public_client_has_no_secret_and_always_pkce() {
     );
     assert!(json["client_secret"].is_null(), "{json}");
     let client_id = json["client_id"].as_str().unwrap();
-    let rotate = sesame.run(&["client", "rotate-secret", client_id, "--yes"]).bad_input();
+    let shown: Value = serde_json::from_str(&sesame.run(&["client", "show", client_id, "--json"]).ok().stdout).unwrap();
+    assert_eq!((shown["kind"].as_str(), shown["require_pkce"].as_bool()), (Some("public"), Some(true)));
+    let rotate = sesame.run(&["client", "rotate-secret", client_id]).bad_input();
     assert!(rotate.stderr.contains("is public: it has no secret"), "{}", rotate.stderr);
     let refused = sesame
         .run(&[

@@ -72,8 +72,22 @@ impl Clients {
         tx.insert_client(&client, now).await?;
         tx.append_audit(&event(AuditAction::ClientCreated, &client.client_id, &client.name, ctx), now).await?;
         tx.commit().await?;
-        let stored = self.get(&client.client_id).await?;
-        Ok(Created { client: stored, secret })
+        // Built from what was written, not read back: a failed read must not lose the secret.
+        let client = Client {
+            client_id: client.client_id,
+            name: client.name,
+            kind: client.kind,
+            redirect_uris: client.redirect_uris,
+            post_logout_redirect_uris: client.post_logout_redirect_uris,
+            backchannel_logout_uri: client.backchannel_logout_uri,
+            first_party: client.first_party,
+            require_second_factor: client.require_second_factor,
+            require_pkce: client.require_pkce,
+            secret_digest: client.secret_digest,
+            created_at: now,
+            secret_rotated_at: None,
+        };
+        Ok(Created { client, secret })
     }
 
     pub async fn list(&self) -> Result<Vec<Client>, ClientError> {
@@ -98,7 +112,8 @@ impl Clients {
         }
         tx.append_audit(&event(AuditAction::ClientSecretRotated, client_id, &client.name, ctx), now).await?;
         tx.commit().await?;
-        Ok(Created { client: self.get(client_id).await?, secret: Some(secret) })
+        let client = Client { secret_rotated_at: Some(now), ..client };
+        Ok(Created { client, secret: Some(secret) })
     }
 
     /// Removes a client: what it was issued stops working with it.
@@ -155,7 +170,7 @@ fn checked(request: &ClientRequest, kind: ClientKind) -> Result<NewClient, Clien
         return Err(ClientError::Invalid(problems));
     }
     Ok(NewClient {
-        client_id: generate_token(16).expose_secret().to_owned(),
+        client_id: new_client_id(),
         name,
         kind,
         redirect_uris,
@@ -166,6 +181,14 @@ fn checked(request: &ClientRequest, kind: ClientKind) -> Result<NewClient, Clien
         require_pkce: !request.pkce_optional,
         secret_digest: None,
     })
+}
+
+/// 128 random bits in lower-case hex: safe in a URL, a shell and a configuration file, and
+/// never read as an option by a command line (base64url may start with '-').
+fn new_client_id() -> String {
+    let mut bytes = [0u8; 16];
+    crate::secret::fill_random(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn event(action: AuditAction, client_id: &str, name: &str, ctx: &RequestContext) -> AuditEvent {

@@ -9,7 +9,7 @@ use crate::store::StoreResult;
 
 #[async_trait]
 pub trait ClientStore {
-    /// Every registered client, by name.
+    /// Every registered client, oldest first.
     async fn oidc_clients(&self) -> StoreResult<Vec<Client>>;
     async fn oidc_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
 }

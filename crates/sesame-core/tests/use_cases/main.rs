@@ -7,6 +7,7 @@ mod world;
 
 mod captcha;
 mod certificates;
+mod clients;
 mod limits;
 mod passwords;
 mod reset;

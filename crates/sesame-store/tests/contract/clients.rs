@@ -33,7 +33,7 @@ pub(crate) async fn oidc_clients_keep_their_uris_in_order_and_a_secret_digest(db
     let all = store.oidc_clients().await.unwrap();
     assert_eq!(
         all.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
-        ["Application Therap-e", "Prise de rendez-vous"]
+        ["Prise de rendez-vous", "Application Therap-e"]
     );
     let rdv = store.oidc_client("c-rdv").await.unwrap().unwrap();
     assert_eq!(rdv.kind, ClientKind::Confidential);

@@ -32,7 +32,9 @@ pub async fn run(config: &Config, command: ClientCommand) -> Result<(), CliError
             Ok(())
         }
         ClientCommand::RotateSecret { client_id, json, yes } => {
-            clients.get(&client_id).await?;
+            if clients.get(&client_id).await?.kind == sesame_core::oidc::ClientKind::Public {
+                return Err(sesame_core::oidc::ClientError::Public(client_id).into());
+            }
             confirm(
                 "replace this client's secret (the service stops signing in until it has the new one)",
                 &client_id,
