@@ -2,7 +2,7 @@
 // first connection and on its own page (a Mac visitor sees the Mac installer first), and "Aide".
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startSesame, outbox, launch, newPage, checkA11y, screenshots, stepper } from "./lib.mjs";
+import { startSesame, outbox, launch, newPage, checkA11y, screenshots, stepper, firstConnection } from "./lib.mjs";
 
 const PERSONAL = "la mer du nord est froide";
 const MAC = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/140.0.0.0 Safari/537.36";
@@ -45,15 +45,7 @@ test("after the first connection the professional installs Therap-e autonome; th
     const temporary = passwordMail.text.match(/utilisez le mot de passe provisoire suivant :\s+(\S+)/)[1];
 
     await step("13-next-step", async () => {
-      await page.goto(sesame.base + "/");
-      await page.fill("#identifiant", identifier);
-      await page.fill("#mot_de_passe", temporary);
-      await page.click("button[type=submit]");
-      await page.waitForURL("**/premiere-connexion");
-      await page.fill("#nouveau_mot_de_passe", PERSONAL);
-      await page.fill("#confirmation", PERSONAL);
-      await page.click("form.carte button[type=submit]");
-      await page.waitForURL("**/services?confirmation=premiere-connexion");
+      await firstConnection(page, sesame, identifier, temporary, PERSONAL);
       assert.match(await page.textContent("main"), /Étape suivante : installer Therap-e autonome/);
       const first = await page.textContent(".etape-suivante li.installeur");
       assert.match(first, /Version Mac/, "the visitor's Mac first");

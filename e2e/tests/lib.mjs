@@ -192,6 +192,19 @@ export async function keepArtefacts(page, label) {
   }
 }
 
+/** The guide's first connection: the temporary password, then a personal one; ends on "Mes services". */
+export async function firstConnection(page, sesame, identifier, temporary, personal) {
+  await page.goto(sesame.base + "/");
+  await page.fill("#identifiant", identifier);
+  await page.fill("#mot_de_passe", temporary);
+  await page.click("button[type=submit]");
+  await page.waitForURL("**/premiere-connexion");
+  await page.fill("#nouveau_mot_de_passe", personal);
+  await page.fill("#confirmation", personal);
+  await page.click("form.carte button[type=submit]");
+  await page.waitForURL("**/services?confirmation=premiere-connexion");
+}
+
 /** A named step of a test: on failure, the page's screenshot and HTML and the server's log. */
 export function stepper(page, sesame) {
   return async (label, fn) => {

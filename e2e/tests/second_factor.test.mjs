@@ -4,7 +4,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import * as OTPAuth from "otpauth";
-import { startSesame, outbox, launch, newPage, checkA11y, screenshots, printAxeSummary, stepper } from "./lib.mjs";
+import { startSesame, outbox, launch, newPage, checkA11y, screenshots, printAxeSummary, stepper, firstConnection } from "./lib.mjs";
 
 const PERSONAL = "la mer du nord est froide";
 
@@ -21,15 +21,7 @@ test("an authenticator app enrolled from Mon compte is asked after the password"
     let totp;
     let confirmedStep;
     await step("20-first-connection", async () => {
-      await page.goto(sesame.base + "/");
-      await page.fill("#identifiant", "jdupont");
-      await page.fill("#mot_de_passe", temporary);
-      await page.click("button[type=submit]");
-      await page.waitForURL("**/premiere-connexion");
-      await page.fill("#nouveau_mot_de_passe", PERSONAL);
-      await page.fill("#confirmation", PERSONAL);
-      await page.click("form.carte button[type=submit]");
-      await page.waitForURL("**/services?confirmation=premiere-connexion");
+      await firstConnection(page, sesame, "jdupont", temporary, PERSONAL);
     });
     await step("21-enrol-start", async () => {
       await page.goto(sesame.base + "/mon-compte");

@@ -6,7 +6,7 @@
 // then the key removed by proving it once more. axe-core on every page, screenshots.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { startSesame, outbox, waitForMail, launch, newPage, checkA11y, screenshots, printAxeSummary, stepper } from "./lib.mjs";
+import { startSesame, outbox, waitForMail, launch, newPage, checkA11y, screenshots, printAxeSummary, stepper, firstConnection } from "./lib.mjs";
 
 const PERSONAL = "la mer du nord est froide";
 
@@ -65,15 +65,7 @@ test("a security key registered from Mon compte signs the second step and its ow
     const temporary = outbox(sesame)[1].text.match(/utilisez le mot de passe provisoire suivant :\s+(\S+)/)[1];
     const key = await plugKey(page);
     await step("30-first-connection", async () => {
-      await page.goto(sesame.base + "/");
-      await page.fill("#identifiant", "jdupont");
-      await page.fill("#mot_de_passe", temporary);
-      await page.click("button[type=submit]");
-      await page.waitForURL("**/premiere-connexion");
-      await page.fill("#nouveau_mot_de_passe", PERSONAL);
-      await page.fill("#confirmation", PERSONAL);
-      await page.click("form.carte button[type=submit]");
-      await page.waitForURL("**/services?confirmation=premiere-connexion");
+      await firstConnection(page, sesame, "jdupont", temporary, PERSONAL);
     });
     await step("31-register", async () => {
       await page.goto(sesame.base + "/mon-compte");

@@ -156,6 +156,26 @@ pub struct Client {
     pub secret_rotated_at: Option<OffsetDateTime>,
 }
 
+impl NewClient {
+    /// The client as it stands once written at `now`.
+    pub fn registered(self, now: OffsetDateTime) -> Client {
+        Client {
+            client_id: self.client_id,
+            name: self.name,
+            kind: self.kind,
+            redirect_uris: self.redirect_uris,
+            post_logout_redirect_uris: self.post_logout_redirect_uris,
+            backchannel_logout_uri: self.backchannel_logout_uri,
+            first_party: self.first_party,
+            require_second_factor: self.require_second_factor,
+            require_pkce: self.require_pkce,
+            secret_digest: self.secret_digest,
+            created_at: now,
+            secret_rotated_at: None,
+        }
+    }
+}
+
 impl Client {
     /// The registered redirect URI a request's `redirect_uri` is, if any.
     pub fn redirect_uri(&self, requested: &str) -> Option<&RedirectUri> {

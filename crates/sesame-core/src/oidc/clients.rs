@@ -73,21 +73,7 @@ impl Clients {
         tx.append_audit(&event(AuditAction::ClientCreated, &client.client_id, &client.name, ctx), now).await?;
         tx.commit().await?;
         // Built from what was written, not read back: a failed read must not lose the secret.
-        let client = Client {
-            client_id: client.client_id,
-            name: client.name,
-            kind: client.kind,
-            redirect_uris: client.redirect_uris,
-            post_logout_redirect_uris: client.post_logout_redirect_uris,
-            backchannel_logout_uri: client.backchannel_logout_uri,
-            first_party: client.first_party,
-            require_second_factor: client.require_second_factor,
-            require_pkce: client.require_pkce,
-            secret_digest: client.secret_digest,
-            created_at: now,
-            secret_rotated_at: None,
-        };
-        Ok(Created { client, secret })
+        Ok(Created { client: client.registered(now), secret })
     }
 
     pub async fn list(&self) -> Result<Vec<Client>, ClientError> {
