@@ -91,6 +91,8 @@ pub enum AuditAction {
     ClientCreated,
     ClientSecretRotated,
     ClientDeleted,
+    SigningKeysGenerated,
+    SigningKeyRemoved,
 }
 
 impl AuditAction {
@@ -129,6 +131,8 @@ impl AuditAction {
             Self::ClientCreated => "oidc_client_created",
             Self::ClientSecretRotated => "oidc_client_secret_rotated",
             Self::ClientDeleted => "oidc_client_deleted",
+            Self::SigningKeysGenerated => "oidc_signing_keys_generated",
+            Self::SigningKeyRemoved => "oidc_signing_key_removed",
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::deps::Deps;
 use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
-use crate::oidc::Clients;
+use crate::oidc::{Clients, OidcSettings, SigningKeys};
 use crate::passwords::Passwords;
 use crate::policy::{PasswordPolicy, PolicySettings};
 use crate::reset::{ResetService, ResetSettings};
@@ -36,6 +36,7 @@ pub struct CoreSettings {
     pub reset: ResetSettings,
     pub api: ApiSettings,
     pub second_factor: SecondFactorSettings,
+    pub oidc: OidcSettings,
 }
 
 /// The use cases, by what each owns.
@@ -63,6 +64,8 @@ pub struct Services {
     pub limits: AddressLimits,
     /// The OpenID Connect clients (the portal's services).
     pub clients: Clients,
+    /// The keys that sign ID tokens, and the JWK Set.
+    pub signing_keys: SigningKeys,
 }
 
 impl Services {
@@ -88,6 +91,7 @@ impl Services {
             captcha: Captcha::new(deps.clone()),
             limits: AddressLimits::new(deps.clone(), settings.throttle.clone()),
             clients: Clients::new(deps.clone()),
+            signing_keys: SigningKeys::new(deps.clone(), &settings.oidc),
             sign_in,
             sessions,
             passwords,

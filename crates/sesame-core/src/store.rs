@@ -16,7 +16,9 @@ use time::Duration;
 
 mod clients;
 mod factors;
-pub use clients::{ClientStore, ClientTx};
+pub use clients::{
+    ClientStore, ClientTx, SigningKeyStore, SigningKeyTx, StoredSigningKey, signing_key_sealing_context,
+};
 pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +69,7 @@ pub struct Purged {
 }
 
 #[async_trait]
-pub trait Store: FactorStore + ClientStore + Send + Sync + std::fmt::Debug {
+pub trait Store: FactorStore + ClientStore + SigningKeyStore + Send + Sync + std::fmt::Debug {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -174,7 +176,7 @@ pub trait Store: FactorStore + ClientStore + Send + Sync + std::fmt::Debug {
 
 /// One write transaction.
 #[async_trait]
-pub trait Tx: FactorTx + ClientTx + Send {
+pub trait Tx: FactorTx + ClientTx + SigningKeyTx + Send {
     async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool>;
     async fn insert_account(&mut self, account: &NewAccount, now: OffsetDateTime) -> StoreResult<AccountId>;
     /// Reads an account inside the transaction (locking its row on PostgreSQL).

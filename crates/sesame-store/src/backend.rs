@@ -163,6 +163,7 @@ impl SqlStore {
         }
         if which == Reseal::All {
             reseal_factors(&mut tx, &ring, &mut report).await?;
+            reseal_signing_keys(&mut tx, &ring, &mut report).await?;
         }
         tx.finish().await?;
         Ok(report)
@@ -201,3 +202,4 @@ include!("backend_store.rs");
 include!("backend_tx.rs");
 include!("backend_factors.rs");
 include!("backend_clients.rs");
+include!("backend_signing_keys.rs");

@@ -306,6 +306,7 @@ impl Store for SqlStore {
             "SELECT sealed_key, COUNT(*) FROM (",
             "SELECT sealed_key FROM outbox WHERE sealed IS NOT NULL AND sent_at IS NULL AND dropped_at IS NULL",
             " UNION ALL SELECT sealed_key FROM second_factors",
+            " UNION ALL SELECT sealed_key FROM oidc_signing_keys",
             ") AS sealed_values GROUP BY sealed_key ORDER BY sealed_key"
         ))
         .fetch_all(&mut *self.readers.acquire().await?)

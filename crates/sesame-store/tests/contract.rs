@@ -86,6 +86,7 @@ contract!(
     security_keys_are_sealed_confirmed_once_and_unique,
     key_challenges_are_replaced_single_use_and_expire,
     oidc_clients_keep_their_uris_in_order_and_a_secret_digest,
+    signing_keys_are_sealed_bound_to_their_kid_and_resealed,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {

@@ -3,7 +3,7 @@
 //! Floors, from the bottom: settings, errors and the pure pieces (downloads, help, problem
 //! documents); requests, views, certificates and the captcha's image; the state's parts
 //! ([`state`]); the extractors that carry the pages' preambles ([`extract`]); the handlers
-//! ([`pages`], [`api`], CSP reports, error pages); and this file, the route table, on top. No
+//! ([`pages`], [`api`], [`oidc`], CSP reports, error pages); and this file, the route table, on top. No
 //! module imports a floor above its own.
 
 pub mod api;
@@ -15,6 +15,7 @@ pub mod error;
 mod error_pages;
 pub mod extract;
 pub mod help;
+pub mod oidc;
 pub mod pages;
 pub mod problem;
 pub mod request;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/sesame.js", get(script))
         .route("/csp-report", post(csp::report).layer(DefaultBodyLimit::max(csp::BODY_LIMIT)))
         .merge(api::router())
+        .merge(oidc::router())
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .fallback(error::not_found)

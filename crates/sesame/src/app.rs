@@ -64,6 +64,7 @@ pub fn core_settings(config: &Config) -> CoreSettings {
         reset: config.reset.clone(),
         api: config.api.clone(),
         second_factor: config.second_factor.clone(),
+        oidc: config.oidc.clone(),
     }
 }
 

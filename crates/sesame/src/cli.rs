@@ -40,6 +40,9 @@ pub enum Command {
     /// through Sésame).
     #[command(subcommand)]
     Client(ClientCommand),
+    /// The keys that sign the OpenID Connect tokens (sealed in the database).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Test and drive e-mail delivery.
     #[command(subcommand)]
     Mail(MailCommand),
@@ -241,6 +244,38 @@ pub enum ClientCommand {
     /// Remove a client: its sign-ins through Sésame stop.
     Delete {
         client_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys: which signs now, which is published ahead, which was replaced and
+    /// until when it stays published.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Generate a new ES256 and a new RS256 key, published at once and signing after
+    /// --activate-in (so that services that cached the key set have fetched it again); the
+    /// keys they replace stay published until the tokens they signed have expired.
+    Rotate {
+        /// When the new keys start signing, e.g. 1h, 90m, 2d (at least 10m, the key set's cache
+        /// lifetime).
+        #[arg(long, value_name = "DURATION", default_value = "1h", conflicts_with = "now")]
+        activate_in: String,
+        /// Sign with the new keys at once (a key leaked); then remove the old ones with
+        /// `sesame keys remove`.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Withdraw a key at once (it leaked): the tokens it signed stop verifying. The key that
+    /// signs now cannot be removed; rotate with --now first.
+    Remove {
+        kid: String,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,

@@ -64,3 +64,14 @@ impl From<sesame_core::oidc::ClientError> for CliError {
         }
     }
 }
+
+impl From<sesame_core::oidc::KeyError> for CliError {
+    fn from(e: sesame_core::oidc::KeyError) -> Self {
+        use sesame_core::oidc::KeyError;
+        match e {
+            KeyError::Auth(e) => e.into(),
+            e @ (KeyError::Unknown(_) | KeyError::Signing(_)) => Self::BadInput(e.to_string()),
+            e @ KeyError::Generate(_) => Self::Runtime(e.to_string()),
+        }
+    }
+}

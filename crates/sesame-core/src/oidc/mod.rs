@@ -2,9 +2,13 @@
 //!
 //! The pure rules of a registered relying party (its redirect URIs and how a request's URI
 //! matches one) are `crate::client`, below the storage port; `clients` holds the use cases that
-//! register and manage them.
+//! register and manage them; `keys` the life of the keys that sign the tokens.
 
 pub mod clients;
+pub mod keys;
+pub mod settings;
 
 pub use crate::client::{Client, ClientKind, NewClient, RedirectUri};
 pub use clients::{ClientError, ClientRequest, Clients, Created, secret_matches};
+pub use keys::{KeyError, KeyInfo, KeySet, KeyState, SigningKeys};
+pub use settings::OidcSettings;

@@ -14,4 +14,5 @@ mod reset;
 mod second_factor;
 mod sessions;
 mod sign_in;
+mod signing_keys;
 mod tokens;

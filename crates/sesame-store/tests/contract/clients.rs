@@ -69,3 +69,74 @@ pub(crate) async fn oidc_clients_keep_their_uris_in_order_and_a_secret_digest(db
     tx.commit().await.unwrap();
     assert_eq!(store.oidc_clients().await.unwrap().len(), 1);
 }
+
+pub(crate) async fn signing_keys_are_sealed_bound_to_their_kid_and_resealed(db: &Db) {
+    use secrecy::ExposeSecret as _;
+    use sesame_core::signing::Alg;
+    use sesame_core::store::Reseal;
+    let store = &db.store;
+    let pkcs8 = b"-- a PKCS#8 document, as far as the store knows --".to_vec();
+    let later = T0 + Duration::hours(1);
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_signing_key("kid-ec", Alg::Es256, &pkcs8, T0, T0).await.unwrap();
+    tx.insert_signing_key("kid-rsa", Alg::Rs256, &pkcs8, later, T0).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let keys = store.signing_keys().await.unwrap();
+    assert_eq!(
+        keys.iter().map(|k| (k.kid.as_str(), k.alg)).collect::<Vec<_>>(),
+        [("kid-ec", Alg::Es256), ("kid-rsa", Alg::Rs256)]
+    );
+    assert_eq!(keys[0].pkcs8.as_ref().unwrap().expose_secret(), &pkcs8[..], "opens with the ring");
+    assert_eq!((keys[0].created_at, keys[0].active_from, keys[1].active_from), (T0, T0, later));
+
+    // What rests in the table is no key, and it is counted among the sealed values.
+    let raw = raw_sealed_key(&db.url, "kid-ec").await;
+    assert!(!raw.windows(pkcs8.len()).any(|w| w == &pkcs8[..]), "sealed, not clear");
+    assert_eq!(store.sealed_keys().await.unwrap().iter().map(|(_, n)| n).sum::<u64>(), 2);
+
+    // A seal moved to another kid's row does not open.
+    move_seal(&db.url, "kid-ec", "kid-rsa").await;
+    let keys = store.signing_keys().await.unwrap();
+    assert!(keys[0].pkcs8.is_ok());
+    assert!(keys[1].pkcs8.is_err(), "bound to its kid");
+
+    // Resealing leaves alone what the first key already seals, and the key still opens.
+    let report = store.reseal_secrets(Reseal::All).await.unwrap();
+    assert_eq!((report.resealed, report.unreadable), (0, 0));
+    assert_eq!(store.signing_keys().await.unwrap()[0].pkcs8.as_ref().unwrap().expose_secret(), &pkcs8[..]);
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.insert_signing_key("kid-ec", Alg::Es256, &pkcs8, T0, T0).await.is_err(), "a kid is unique");
+    drop(tx);
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.delete_signing_key("kid-rsa").await.unwrap());
+    assert!(!tx.delete_signing_key("kid-rsa").await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(store.signing_keys().await.unwrap().len(), 1);
+}
+
+async fn raw_sealed_key(url: &str, kid: &str) -> Vec<u8> {
+    use sqlx::Connection as _;
+    let sql = "SELECT sealed FROM oidc_signing_keys WHERE kid = $1";
+    if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).bind(kid).fetch_one(&mut conn).await.unwrap()
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sql).bind(kid).fetch_one(&mut conn).await.unwrap()
+    }
+}
+
+async fn move_seal(url: &str, from: &str, to: &str) {
+    use sqlx::Connection as _;
+    let sealed = raw_sealed_key(url, from).await;
+    let sql = "UPDATE oidc_signing_keys SET sealed = $1 WHERE kid = $2";
+    if url.starts_with("sqlite") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query(sql).bind(sealed).bind(to).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sql).bind(sealed).bind(to).execute(&mut conn).await.unwrap();
+    }
+}

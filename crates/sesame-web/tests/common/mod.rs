@@ -115,6 +115,7 @@ impl TestApp {
             reset: options.reset.clone(),
             api: sesame_core::tokens::ApiSettings::default(),
             second_factor: options.second_factor.clone(),
+            oidc: sesame_core::oidc::OidcSettings::default(),
         };
         let services = Services::new(Arc::clone(&store), clock.clone(), hasher, &core);
         let settings = WebSettings {

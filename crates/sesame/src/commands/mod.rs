@@ -5,6 +5,7 @@ mod audit;
 mod backup;
 mod client;
 mod config;
+mod keys;
 mod login;
 mod mail;
 mod secrets;
@@ -37,6 +38,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(_) => Ok(()),
         Command::Account(command) => account::run(&config, command).await,
         Command::Client(command) => client::run(&config, command).await,
+        Command::Keys(command) => keys::run(&config, command).await,
         Command::Mail(command) => mail::run(&config, command).await,
         Command::Secrets(command) => secrets::run(&config, command).await,
         Command::Backup { file } => backup::run(&config, &file).await,

@@ -1,5 +1,6 @@
-//! `sesame serve`: the HTTP(S) server, the outbox worker, the purge schedule, and the reload of
-//! certificates and revocation lists on SIGHUP or when their files change.
+//! `sesame serve`: the HTTP(S) server, the outbox worker, the purge schedule (signing keys
+//! replaced long enough ago included), and the reload of certificates and revocation lists on
+//! SIGHUP or when their files change.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -31,9 +32,14 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     let (stop, stopped) = watch::channel(false);
     let waker = worker.waker();
     let delivery = tokio::spawn(worker.run(until_stopped(stopped.clone())));
-    let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), until_stopped(stopped.clone())));
+    let services = app::services(config, &store, &clock)?;
+    for key in services.signing_keys.ensure().await? {
+        tracing::info!(kid = %key.kid, alg = key.alg.as_str(), "OpenID Connect signing key generated");
+    }
+    let keys = services.signing_keys.clone();
+    let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), keys, until_stopped(stopped.clone())));
 
-    let mut state = app::web_state(config, app::services(config, &store, &clock)?).with_mail_waker(waker);
+    let mut state = app::web_state(config, services).with_mail_waker(waker);
     if let Some(v) = &verifier {
         state = state.with_certificates(Arc::clone(v));
     }
@@ -190,6 +196,7 @@ async fn warn_of_unknown_keys(store: &Arc<dyn sesame_core::store::Store>, sealer
 async fn purge_loop(
     config: Config,
     store: Arc<dyn sesame_core::store::Store>,
+    keys: sesame_core::oidc::SigningKeys,
     stop: impl std::future::Future<Output = ()>,
 ) {
     tokio::pin!(stop);
@@ -199,6 +206,11 @@ async fn purge_loop(
         match store.purge_expired(now, now - keep).await {
             Ok(p) => tracing::debug!(?p, "purged expired rows"),
             Err(e) => tracing::warn!(error = %e, "purge failed"),
+        }
+        match keys.prune().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "replaced OpenID Connect signing keys withdrawn"),
+            Err(e) => tracing::warn!(error = %e, "signing keys not pruned"),
         }
         tokio::select! {
             () = &mut stop => return,

@@ -154,6 +154,7 @@ fn validate(config: &Config) -> Vec<Problem> {
         config.throttle.problems(),
         config.reset.problems(),
         config.api.problems(),
+        config.oidc.problems(),
     ];
     out.extend(sections.into_iter().flatten().map(|(k, r)| problem(k, r)));
     if tracing_subscriber::EnvFilter::try_new(&config.log.level).is_err() {

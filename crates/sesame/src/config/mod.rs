@@ -13,6 +13,7 @@ use sesame_core::accounts::AccountSettings;
 use sesame_core::branding::Branding;
 use sesame_core::factors::SecondFactorSettings;
 use sesame_core::hashing::HashingSettings;
+use sesame_core::oidc::OidcSettings;
 use sesame_core::policy::PolicySettings;
 use sesame_core::reset::ResetSettings;
 use sesame_core::sessions::SessionSettings;
@@ -58,6 +59,7 @@ pub struct Config {
     pub reset: ResetSettings,
     pub api: ApiSettings,
     pub second_factor: SecondFactorSettings,
+    pub oidc: OidcSettings,
     pub tls: TlsSettings,
     pub client_certificate: ClientCertificateSettings,
     pub hashing: HashingSettings,
@@ -88,6 +90,7 @@ impl Default for Config {
             reset: ResetSettings::default(),
             api: ApiSettings::default(),
             second_factor: SecondFactorSettings::default(),
+            oidc: OidcSettings::default(),
             tls: TlsSettings::default(),
             client_certificate: ClientCertificateSettings::default(),
             hashing: HashingSettings::default(),
