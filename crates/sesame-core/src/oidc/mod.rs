@@ -6,6 +6,7 @@
 
 pub mod clients;
 pub mod keys;
+pub mod request;
 pub mod settings;
 
 pub use crate::client::{Client, ClientKind, NewClient, RedirectUri};

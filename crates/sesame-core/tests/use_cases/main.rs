@@ -5,6 +5,7 @@
 
 mod world;
 
+mod authorization_requests;
 mod captcha;
 mod certificates;
 mod clients;
