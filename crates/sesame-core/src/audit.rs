@@ -93,6 +93,10 @@ pub enum AuditAction {
     ClientDeleted,
     SigningKeysGenerated,
     SigningKeyRemoved,
+    ConsentGranted,
+    ConsentDenied,
+    ConsentWithdrawn,
+    AuthorizationCodeIssued,
 }
 
 impl AuditAction {
@@ -133,6 +137,10 @@ impl AuditAction {
             Self::ClientDeleted => "oidc_client_deleted",
             Self::SigningKeysGenerated => "oidc_signing_keys_generated",
             Self::SigningKeyRemoved => "oidc_signing_key_removed",
+            Self::ConsentGranted => "oidc_consent",
+            Self::ConsentDenied => "oidc_consent_denied",
+            Self::ConsentWithdrawn => "oidc_consent_withdrawn",
+            Self::AuthorizationCodeIssued => "oidc_code_issued",
         }
     }
 }

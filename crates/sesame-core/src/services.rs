@@ -13,7 +13,7 @@ use crate::deps::Deps;
 use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
-use crate::oidc::{Clients, OidcSettings, SigningKeys};
+use crate::oidc::{Authorizations, Clients, OidcSettings, SigningKeys};
 use crate::passwords::Passwords;
 use crate::policy::{PasswordPolicy, PolicySettings};
 use crate::reset::{ResetService, ResetSettings};
@@ -66,6 +66,8 @@ pub struct Services {
     pub clients: Clients,
     /// The keys that sign ID tokens, and the JWK Set.
     pub signing_keys: SigningKeys,
+    /// The authorization endpoint: sign-in needed, consent, codes.
+    pub authorizations: Authorizations,
 }
 
 impl Services {
@@ -92,6 +94,7 @@ impl Services {
             limits: AddressLimits::new(deps.clone(), settings.throttle.clone()),
             clients: Clients::new(deps.clone()),
             signing_keys: SigningKeys::new(deps.clone(), &settings.oidc),
+            authorizations: Authorizations::new(deps.clone()),
             sign_in,
             sessions,
             passwords,

@@ -16,10 +16,12 @@ use time::Duration;
 
 mod clients;
 mod factors;
+mod grants;
 pub use clients::{
     ClientStore, ClientTx, SigningKeyStore, SigningKeyTx, StoredSigningKey, signing_key_sealing_context,
 };
 pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
+pub use grants::{Consent, GrantStore, GrantTx, NewCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -69,7 +71,7 @@ pub struct Purged {
 }
 
 #[async_trait]
-pub trait Store: FactorStore + ClientStore + SigningKeyStore + Send + Sync + std::fmt::Debug {
+pub trait Store: FactorStore + ClientStore + SigningKeyStore + GrantStore + Send + Sync + std::fmt::Debug {
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 
@@ -176,7 +178,7 @@ pub trait Store: FactorStore + ClientStore + SigningKeyStore + Send + Sync + std
 
 /// One write transaction.
 #[async_trait]
-pub trait Tx: FactorTx + ClientTx + SigningKeyTx + Send {
+pub trait Tx: FactorTx + ClientTx + SigningKeyTx + GrantTx + Send {
     async fn identifier_taken(&mut self, key: &str) -> StoreResult<bool>;
     async fn insert_account(&mut self, account: &NewAccount, now: OffsetDateTime) -> StoreResult<AccountId>;
     /// Reads an account inside the transaction (locking its row on PostgreSQL).

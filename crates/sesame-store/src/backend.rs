@@ -203,3 +203,4 @@ include!("backend_tx.rs");
 include!("backend_factors.rs");
 include!("backend_clients.rs");
 include!("backend_signing_keys.rs");
+include!("backend_grants.rs");

@@ -333,6 +333,8 @@ impl Store for SqlStore {
         let tokens = run("DELETE FROM api_tokens WHERE expires_at < $1", now).await?
             + run("DELETE FROM reset_tokens WHERE expires_at < $1", now).await?;
         let captchas = run("DELETE FROM captcha_challenges WHERE expires_at < $1", now).await?;
+        // Kept a day past their expiry, so that a code replayed late is still recognised as reused.
+        run("DELETE FROM oidc_codes WHERE expires_at < $1", now - 86_400_000).await?;
         run("DELETE FROM rate_limits WHERE window_started_at < $1", now - 86_400_000).await?;
         run("DELETE FROM login_throttle WHERE updated_at < $1 AND (blocked_until IS NULL OR blocked_until < $1) AND consecutive_failures < 100", now - 30 * 86_400_000).await?;
         let second_factor = run("DELETE FROM second_factor_tickets WHERE expires_at < $1", now).await?

@@ -19,6 +19,7 @@ pub mod oidc;
 pub mod pages;
 pub mod problem;
 pub mod request;
+pub mod resume;
 pub mod settings;
 pub mod state;
 pub mod tls;
@@ -69,6 +70,7 @@ fn pages() -> Router<AppState> {
         .route("/mon-compte/second-facteur/cle/{id}", get(keys::show_register).post(keys::register))
         .route("/mon-compte/second-facteur/{id}/retirer", get(factors::show_remove).post(factors::remove))
         .route("/mon-compte/codes-de-secours", post(factors::renew_codes))
+        .route("/mon-compte/applications/retirer", post(account::withdraw_application))
         .route("/deconnexion", post(account::logout))
         .route("/mot-de-passe-oublie", get(reset::show).post(reset::submit))
         .route(sesame_core::reset::LINK_PATH, get(reset::open_link))

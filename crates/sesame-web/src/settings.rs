@@ -51,6 +51,12 @@ impl WebSettings {
         self.public_url.starts_with("https://")
     }
 
+    /// The OpenID Connect issuer: the public URL without a trailing slash (the `iss` of tokens
+    /// and of authorization responses; discovery is under it).
+    pub fn issuer(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+
     /// `scheme://host[:port]` of the public URL, compared with `Origin`.
     pub fn origin(&self) -> &str {
         let after_scheme = self.public_url.find("://").map_or(0, |i| i + 3);

@@ -33,6 +33,8 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "help.html",
     "messages/support.html",
     "messages/error.html",
+    "messages/oidc_refused.html",
+    "oidc_consent.html",
     "messages/csrf_refused.html",
     "messages/too_many_requests.html",
     "messages/temporary_password_expired.html",

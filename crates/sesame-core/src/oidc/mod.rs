@@ -4,12 +4,14 @@
 //! matches one) are `crate::client`, below the storage port; `clients` holds the use cases that
 //! register and manage them; `keys` the life of the keys that sign the tokens.
 
+pub mod authorize;
 pub mod clients;
 pub mod keys;
 pub mod request;
 pub mod settings;
 
 pub use crate::client::{Client, ClientKind, NewClient, RedirectUri};
+pub use authorize::{Authorizations, Decision};
 pub use clients::{ClientError, ClientRequest, Clients, Created, secret_matches};
 pub use keys::{KeyError, KeyInfo, KeySet, KeyState, SigningKeys};
 pub use settings::OidcSettings;

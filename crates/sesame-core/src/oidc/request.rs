@@ -99,11 +99,15 @@ pub const BAD_REDIRECT_URI: &str = "L'adresse de retour demandée par le service
 /// error, RFC 6749 3.1).
 pub type Params = [(String, String)];
 
+/// A parameter given more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
+
 /// The one value of `name`: `Err` if it is repeated.
-pub fn single<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, ()> {
+pub fn single<'a>(params: &'a Params, name: &str) -> Result<Option<&'a str>, Repeated> {
     let mut values = params.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let first = values.next();
-    if values.next().is_some() { Err(()) } else { Ok(first.filter(|v| !v.is_empty())) }
+    if values.next().is_some() { Err(Repeated) } else { Ok(first.filter(|v| !v.is_empty())) }
 }
 
 /// The `client_id` asked for, to look the client up: `Err` with the page to show when there is
@@ -118,7 +122,7 @@ pub fn check(params: &Params, client: Option<Client>) -> Result<AuthorizationReq
     let redirect_uri = match single(params, "redirect_uri") {
         Ok(Some(uri)) => uri,
         Ok(None) => return Err(RequestError::Page(NO_REDIRECT_URI)),
-        Err(()) => return Err(RequestError::Page(BAD_REDIRECT_URI)),
+        Err(Repeated) => return Err(RequestError::Page(BAD_REDIRECT_URI)),
     };
     if client.redirect_uri(redirect_uri).is_none() {
         return Err(RequestError::Page(BAD_REDIRECT_URI));

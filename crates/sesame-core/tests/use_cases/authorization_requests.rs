@@ -109,7 +109,8 @@ fn without_a_known_client_and_an_exact_redirect_uri_nothing_is_redirected() {
 
 #[test]
 fn every_other_problem_goes_back_to_the_service_with_its_error_and_state() {
-    let cases: &[(&[(&str, Option<&str>)], &str)] = &[
+    type Case<'a> = (&'a [(&'a str, Option<&'a str>)], &'a str);
+    let cases: &[Case] = &[
         (&[("request", Some("eyJ..."))], "request_not_supported"),
         (&[("request_uri", Some("https://rdv.example/r"))], "request_uri_not_supported"),
         (&[("response_type", None)], "invalid_request"),

@@ -140,3 +140,50 @@ async fn move_seal(url: &str, from: &str, to: &str) {
         sqlx::query(sql).bind(sealed).bind(to).execute(&mut conn).await.unwrap();
     }
 }
+
+pub(crate) async fn consents_are_one_per_account_and_client_and_codes_keep_their_digest(db: &Db) {
+    use sesame_core::session::{AuthMethod, SessionId};
+    use sesame_core::store::NewCode;
+    let store = &db.store;
+    let jeanne = super::insert(store, &super::new_account("jdupont", "jeanne@example.fr")).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_client(&client("c-rdv", "Prise de rendez-vous", ClientKind::Confidential), T0).await.unwrap();
+    tx.insert_client(&client("c-app", "Application Therap-e", ClientKind::Public), T0).await.unwrap();
+    tx.save_consent(jeanne, "c-rdv", "openid profile", T0).await.unwrap();
+    tx.save_consent(jeanne, "c-app", "openid", T0 + Duration::minutes(1)).await.unwrap();
+    tx.save_consent(jeanne, "c-rdv", "email openid profile", T0 + Duration::minutes(2)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(store.consent(jeanne, "c-rdv").await.unwrap().as_deref(), Some("email openid profile"), "replaced");
+    let listed = store.consents_of(jeanne).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|c| (c.client_name.as_str(), c.granted_at)).collect::<Vec<_>>(),
+        [("Prise de rendez-vous", T0 + Duration::minutes(2)), ("Application Therap-e", T0 + Duration::minutes(1))]
+    );
+
+    let code = NewCode {
+        code_hash: vec![5; 32],
+        client_id: "c-rdv".into(),
+        account_id: jeanne,
+        session_id: SessionId(1),
+        redirect_uri: "https://rdv.example/cb".into(),
+        scopes: "openid".into(),
+        nonce: Some("n".into()),
+        code_challenge: None,
+        auth_time: T0,
+        auth_method: AuthMethod::PasswordTotp,
+        expires_at: T0 + Duration::seconds(60),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_code(&code, T0).await.unwrap();
+    assert!(tx.delete_consent(jeanne, "c-app").await.unwrap());
+    assert!(!tx.delete_consent(jeanne, "c-app").await.unwrap());
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.insert_code(&code, T0).await.is_err(), "a code digest is unique");
+    drop(tx);
+    // Deleting a client takes its consents with it.
+    let mut tx = store.begin().await.unwrap();
+    tx.delete_client("c-rdv").await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(store.consents_of(jeanne).await.unwrap().is_empty());
+}

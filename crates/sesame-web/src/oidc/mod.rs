@@ -13,10 +13,15 @@ use sesame_core::oidc::keys::JWKS_MAX_AGE;
 
 use crate::state::AppState;
 
+mod authorize;
+
 pub const JWKS_PATH: &str = "/oidc/jwks";
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(JWKS_PATH, get(jwks))
+    Router::new()
+        .route(JWKS_PATH, get(jwks))
+        .route(crate::resume::AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
+        .route("/oidc/consentement", axum::routing::post(authorize::consent))
 }
 
 /// The public keys that verify Sésame's tokens (RFC 7517), cacheable for as long as a new key

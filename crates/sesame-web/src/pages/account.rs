@@ -123,9 +123,18 @@ async fn account_page(
             })
         })
         .collect();
+    let applications: Vec<_> = state
+        .services
+        .authorizations
+        .consents(user)
+        .await?
+        .iter()
+        .map(|c| json!({ "client_id": c.client_id, "name": c.client_name, "granted": when(c.granted_at), "scopes": scope_labels(&c.scopes) }))
+        .collect();
     let page = Page::new("account.html", "Mon compte")
         .current("account")
         .with("sessions", views)
+        .with("applications", applications)
         .with("notice", notice)
         .with("has_app", second.factors.iter().any(|f| f.kind == FactorKind::Totp))
         .with("keys_offered", state.services.factors.keys_offered())
@@ -151,6 +160,7 @@ pub async fn show(
             "cle-expiree",
             "mot-de-passe-incorrect",
             "mot-de-passe-requis",
+            "application-retiree",
         ]
         .contains(c)
     });
@@ -246,4 +256,38 @@ pub async fn logout(
         state.services.sessions.logout(&user, &client.context(Actor::Account(user.account.id))).await?;
     }
     Ok(logged_out_redirect(&state))
+}
+
+/// What a consent let the service have, in words.
+fn scope_labels(scopes: &str) -> String {
+    let labels: Vec<&str> = scopes
+        .split(' ')
+        .filter_map(|s| match s {
+            "profile" => Some("nom et identifiant"),
+            "email" => Some("adresse e-mail"),
+            "sante" => Some("identifiant national"),
+            "offline_access" => Some("accès prolongé"),
+            _ => None,
+        })
+        .collect();
+    if labels.is_empty() { "connexion seule".to_owned() } else { labels.join(", ") }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ApplicationForm {
+    #[serde(default)]
+    client_id: String,
+}
+
+/// "Retirer l'autorisation": the service asks again at the next sign-in.
+pub async fn withdraw_application(
+    State(state): State<AppState>,
+    client: Client,
+    CsrfForm(SignedIn(user), form): CsrfForm<ApplicationForm, SignedIn>,
+) -> Result<Response, WebError> {
+    let ctx = client.context(Actor::Account(user.account.id));
+    if state.services.authorizations.withdraw(&user, &form.client_id, &ctx).await? {
+        return Ok(see_other("/mon-compte?confirmation=application-retiree"));
+    }
+    Ok(see_other("/mon-compte"))
 }

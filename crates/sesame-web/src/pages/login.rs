@@ -22,6 +22,10 @@ use secrecy::ExposeSecret as _;
 #[derive(Debug, Deserialize)]
 pub struct Info {
     info: Option<String>,
+    /// Sent here by the authorization endpoint (`service`).
+    pour: Option<String>,
+    /// Sent here to sign in again for a service, though signed in.
+    encore: Option<String>,
 }
 
 /// The sign-in page, or where a signed-in user belongs.
@@ -31,10 +35,14 @@ pub async fn show(
     visitor: Visitor,
     Query(q): Query<Info>,
 ) -> Response {
-    if let Some(user) = visitor.user {
+    let for_service = crate::resume::read(&headers, state.cookies()).is_some();
+    let again = for_service && q.encore.is_some();
+    if let Some(user) = visitor.user.as_ref().filter(|_| !again) {
         return see_other(if user.session.must_change_password { "/premiere-connexion" } else { "/services" });
     }
     let notice = match q.info.as_deref() {
+        _ if again => Some("service-encore"),
+        _ if for_service && q.pour.is_some() => Some("service"),
         Some("deconnecte") => Some("deconnecte"),
         Some("session-expiree") => Some("session-expiree"),
         Some("second-facteur-expire") => Some("second-facteur-expire"),

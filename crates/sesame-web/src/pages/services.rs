@@ -39,6 +39,10 @@ pub async fn show(
     SignedIn(user): SignedIn,
     Query(q): Query<Confirmation>,
 ) -> Response {
+    // Every sign-in ends here: one started for a service goes back to it.
+    if let Some(pending) = crate::resume::read(&headers, state.cookies()) {
+        return crate::view::see_other(&pending.path());
+    }
     let applications = super::install::applications_for(&state, &headers);
     let services = services_view(&state, &applications);
     let names: Vec<&str> = state.settings.services.iter().map(|s| s.name.as_str()).collect();

@@ -30,6 +30,8 @@ pub struct TestApp {
     pub store: Arc<dyn Store>,
     pub clock: Arc<ManualClock>,
     pub accounts: AccountService,
+    /// Every use case, as the pages use them.
+    pub services: Services,
     _dir: tempfile::TempDir,
 }
 
@@ -130,6 +132,7 @@ impl TestApp {
         let tls = options.tls.clone().unwrap_or_default();
         let trust = sesame_web::certs::Trust::load(&tls).unwrap();
         let accounts = services.accounts.clone();
+        let all_services = services.clone();
         let mut state = AppState::new(services, settings);
         if let Some(cert_settings) = &options.certificates {
             let verifier =
@@ -150,7 +153,7 @@ impl TestApp {
                 axum::serve(listener, app).await.unwrap();
             });
         }
-        Self { base, addr, store, clock, accounts, _dir: dir }
+        Self { base, addr, store, clock, accounts, services: all_services, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
