@@ -176,16 +176,31 @@ async fn reseal_factors(tx: &mut SqlTx, ring: &KeyRing, report: &mut Resealed) -
         .fetch_all(&mut *tx.conn)
         .await
         .map_err(map_err)?;
-    for (id, account, sealed) in rows {
+    let rows = rows.into_iter().map(|(id, account, sealed)| {
+        (id, sesame_core::factor::factor_sealing_context(AccountId(account)), sealed)
+    });
+    reseal_rows(tx, ring, rows, "UPDATE second_factors SET sealed = $1, sealed_key = $2 WHERE id = $3", report).await
+}
+
+/// Seals again, under the ring's first key, each `(id, sealing context, sealed value)` that
+/// another key sealed, with `update` (`$1` sealed, `$2` key id, `$3` id); counts what it could
+/// not open.
+async fn reseal_rows(
+    tx: &mut SqlTx,
+    ring: &KeyRing,
+    rows: impl IntoIterator<Item = (i64, Vec<u8>, Vec<u8>)>,
+    update: &'static str,
+    report: &mut Resealed,
+) -> StoreResult<()> {
+    for (id, context, sealed) in rows {
         if KeyRing::key_id_of(&sealed) == Some(ring.primary_id()) {
             continue;
         }
-        let context = sesame_core::factor::factor_sealing_context(AccountId(account));
         let Ok(secret) = ring.open(&context, &sealed) else {
             report.unreadable += 1;
             continue;
         };
-        sqlx::query("UPDATE second_factors SET sealed = $1, sealed_key = $2 WHERE id = $3")
+        sqlx::query(update)
             .bind(ring.seal(&context, &secret))
             .bind(ring.primary_id())
             .bind(id)

@@ -74,23 +74,6 @@ async fn reseal_signing_keys(tx: &mut SqlTx, ring: &KeyRing, report: &mut Reseal
         .fetch_all(&mut *tx.conn)
         .await
         .map_err(map_err)?;
-    for (id, kid, sealed) in rows {
-        if KeyRing::key_id_of(&sealed) == Some(ring.primary_id()) {
-            continue;
-        }
-        let context = signing_key_sealing_context(&kid);
-        let Ok(secret) = ring.open(&context, &sealed) else {
-            report.unreadable += 1;
-            continue;
-        };
-        sqlx::query("UPDATE oidc_signing_keys SET sealed = $1, sealed_key = $2 WHERE id = $3")
-            .bind(ring.seal(&context, &secret))
-            .bind(ring.primary_id())
-            .bind(id)
-            .execute(&mut *tx.conn)
-            .await
-            .map_err(map_err)?;
-        report.resealed += 1;
-    }
-    Ok(())
+    let rows = rows.into_iter().map(|(id, kid, sealed)| (id, signing_key_sealing_context(&kid), sealed));
+    reseal_rows(tx, ring, rows, "UPDATE oidc_signing_keys SET sealed = $1, sealed_key = $2 WHERE id = $3", report).await
 }

@@ -53,6 +53,11 @@ fn back_to_service(page: &Page) -> std::collections::HashMap<String, String> {
     url.query_pairs().into_owned().collect()
 }
 
+/// The request the consent page posts back (its hidden field).
+fn consent_request(consent: &Page) -> String {
+    common::between(&consent.body, "name=\"demande\" value=\"", "\"").replace("&amp;", "&")
+}
+
 /// Jeanne, past her first connection, signed in in `browser`.
 async fn jeanne_signed_in(app: &TestApp, browser: &reqwest::Client) {
     let temporary = app.jeanne().await;
@@ -142,7 +147,7 @@ async fn a_first_connection_started_by_a_service_returns_to_it_after_consent() {
     assert!(consent.body.contains("« Prise de rendez-vous » demande à vous connaître"), "{}", consent.body);
     assert!(consent.body.contains("votre adresse e-mail") && consent.body.contains("vos nom et prénom"));
     assert!(!consent.body.contains("identifiant national"), "only the scopes asked");
-    let demande = common::between(&consent.body, "name=\"demande\" value=\"", "\"").replace("&amp;", "&");
+    let demande = consent_request(&consent);
 
     // Without the page's CSRF token, nothing is granted.
     let forged =
@@ -181,7 +186,7 @@ async fn refusing_consent_sends_access_denied_and_prompt_none_never_shows_a_page
     let none = app.get(&browser, &authorize_path(&client_id, &[("prompt", "none")])).await;
     assert_eq!(back_to_service(&none)["error"], "consent_required");
     let consent = app.get(&browser, &authorize_path(&client_id, &[])).await;
-    let demande = common::between(&consent.body, "name=\"demande\" value=\"", "\"").replace("&amp;", "&");
+    let demande = consent_request(&consent);
     let refused =
         app.post(&browser, "/oidc/consentement", &consent, &[("demande", &demande), ("decision", "refuser")]).await;
     let query = back_to_service(&refused);
@@ -270,7 +275,7 @@ async fn a_consent_is_listed_in_mon_compte_and_withdrawn_from_there() {
     assert!(account.body.contains("Vous n'avez autorisé aucun service"), "{}", account.body);
     let path = authorize_path(&client_id, &[]);
     let consent = app.get(&browser, &path).await;
-    let demande = common::between(&consent.body, "name=\"demande\" value=\"", "\"").replace("&amp;", "&");
+    let demande = consent_request(&consent);
     app.post(&browser, "/oidc/consentement", &consent, &[("demande", &demande), ("decision", "accepter")]).await;
 
     let account = app.get(&browser, "/mon-compte").await;

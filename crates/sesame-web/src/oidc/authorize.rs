@@ -69,8 +69,12 @@ async fn answer(
     let jar = state.cookies();
     let pending = resume::read(headers, jar).filter(|p| p.query == query);
     let services = &state.services.authorizations;
+    // Read only when the decision depends on them.
     let (has_factor, consented) = match user {
-        Some(u) => (services.has_second_factor(u).await?, services.consented(u, request).await?),
+        Some(u) => (
+            request.two_factors && !u.session.auth_method.is_multi_factor() && services.has_second_factor(u).await?,
+            !request.client.first_party && services.consented(u, request).await?,
+        ),
         None => (false, false),
     };
     let now = state.services.now();
