@@ -97,6 +97,10 @@ pub enum AuditAction {
     ConsentDenied,
     ConsentWithdrawn,
     AuthorizationCodeIssued,
+    OidcTokensIssued,
+    OidcTokensRefreshed,
+    OidcCodeReused,
+    OidcRefreshReused,
 }
 
 impl AuditAction {
@@ -141,6 +145,10 @@ impl AuditAction {
             Self::ConsentDenied => "oidc_consent_denied",
             Self::ConsentWithdrawn => "oidc_consent_withdrawn",
             Self::AuthorizationCodeIssued => "oidc_code_issued",
+            Self::OidcTokensIssued => "oidc_tokens_issued",
+            Self::OidcTokensRefreshed => "oidc_tokens_refreshed",
+            Self::OidcCodeReused => "oidc_code_reused",
+            Self::OidcRefreshReused => "oidc_refresh_reused",
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::deps::Deps;
 use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
-use crate::oidc::{Authorizations, Clients, OidcSettings, SigningKeys};
+use crate::oidc::{Authorizations, Clients, OidcSettings, SigningKeys, Tokens};
 use crate::passwords::Passwords;
 use crate::policy::{PasswordPolicy, PolicySettings};
 use crate::reset::{ResetService, ResetSettings};
@@ -68,6 +68,8 @@ pub struct Services {
     pub signing_keys: SigningKeys,
     /// The authorization endpoint: sign-in needed, consent, codes.
     pub authorizations: Authorizations,
+    /// The token and userinfo endpoints.
+    pub oidc_tokens: Tokens,
 }
 
 impl Services {
@@ -86,14 +88,17 @@ impl Services {
         );
         let tokens =
             ApiTokens::new(deps.clone(), settings.api.clone(), sign_in.clone(), passwords.clone(), factors.clone());
+        let clients = Clients::new(deps.clone());
+        let signing_keys = SigningKeys::new(deps.clone(), &settings.oidc);
         Self {
             accounts: AccountService::new(deps.clone(), settings.accounts.clone()),
             certificates: Certificates::new(deps.clone(), sessions.clone(), tokens.clone()),
             reset: ResetService::new(deps.clone(), passwords.clone(), settings.reset.clone(), &settings.public_url),
             captcha: Captcha::new(deps.clone()),
             limits: AddressLimits::new(deps.clone(), settings.throttle.clone()),
-            clients: Clients::new(deps.clone()),
-            signing_keys: SigningKeys::new(deps.clone(), &settings.oidc),
+            clients: clients.clone(),
+            signing_keys: signing_keys.clone(),
+            oidc_tokens: Tokens::new(deps.clone(), &settings.oidc, &settings.public_url, clients, signing_keys),
             authorizations: Authorizations::new(deps.clone()),
             sign_in,
             sessions,

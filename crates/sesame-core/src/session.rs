@@ -58,7 +58,8 @@ impl AuthMethod {
             Self::PasswordTotp | Self::PasswordRecoveryCode => &["pwd", "otp", "mfa"],
             Self::PasswordHardwareKey => &["pwd", "hwk", "mfa"],
             Self::PasswordSoftwareKey => &["pwd", "swk", "mfa"],
-            Self::Certificate => &["sc", "pin", "mfa"],
+            // The card holds its key in hardware (hwk), a smart card (sc), unlocked by its PIN.
+            Self::Certificate => &["hwk", "sc", "pin", "mfa"],
         }
     }
 

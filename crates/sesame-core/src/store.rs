@@ -21,7 +21,9 @@ pub use clients::{
     ClientStore, ClientTx, SigningKeyStore, SigningKeyTx, StoredSigningKey, signing_key_sealing_context,
 };
 pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
-pub use grants::{Consent, GrantStore, GrantTx, NewCode};
+pub use grants::{
+    Consent, GrantStore, GrantTx, NewCode, NewOidcToken, OidcToken, OidcTokenKind, TakenCode, TokenGrant,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -331,7 +331,8 @@ impl Store for SqlStore {
         };
         let sessions = run("DELETE FROM sessions WHERE absolute_expires_at < $1 OR idle_expires_at < $1 OR revoked_at IS NOT NULL", now).await?;
         let tokens = run("DELETE FROM api_tokens WHERE expires_at < $1", now).await?
-            + run("DELETE FROM reset_tokens WHERE expires_at < $1", now).await?;
+            + run("DELETE FROM reset_tokens WHERE expires_at < $1", now).await?
+            + run("DELETE FROM oidc_tokens WHERE expires_at < $1", now).await?;
         let captchas = run("DELETE FROM captcha_challenges WHERE expires_at < $1", now).await?;
         // Kept a day past their expiry, so that a code replayed late is still recognised as reused.
         run("DELETE FROM oidc_codes WHERE expires_at < $1", now - 86_400_000).await?;

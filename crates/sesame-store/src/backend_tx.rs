@@ -85,6 +85,7 @@ impl Tx for SqlTx {
         for sql in [
             "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
             "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+            "UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
             "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
         ] {
             total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?.rows_affected();
@@ -97,6 +98,7 @@ impl Tx for SqlTx {
         let mut total = 0;
         for sql in [
             "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
+            "UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
             "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
         ] {
             total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?.rows_affected();
@@ -199,25 +201,34 @@ impl Tx for SqlTx {
     }
 
     async fn revoke_session(&mut self, account: AccountId, id: SessionId, now: OffsetDateTime) -> StoreResult<bool> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL")
-            .bind(to_unix_millis(now))
-            .bind(id.0)
-            .bind(account.0)
-            .execute(&mut *self.conn)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected() == 1)
+        let mut changed = [0; 2];
+        // The OpenID Connect tokens issued in the session end with it, except offline ones.
+        for (i, sql) in [
+            "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
+            "UPDATE oidc_tokens SET revoked_at = $1 WHERE session_id = $2 AND account_id = $3 AND NOT offline AND revoked_at IS NULL",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let done = sqlx::query(sql).bind(to_unix_millis(now)).bind(id.0).bind(account.0).execute(&mut *self.conn).await;
+            changed[i] = done.map_err(map_err)?.rows_affected();
+        }
+        Ok(changed[0] == 1)
     }
 
     async fn revoke_other_sessions(&mut self, account: AccountId, keep: SessionId, now: OffsetDateTime) -> StoreResult<u64> {
-        let done = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND id <> $3 AND revoked_at IS NULL")
-            .bind(to_unix_millis(now))
-            .bind(account.0)
-            .bind(keep.0)
-            .execute(&mut *self.conn)
-            .await
-            .map_err(map_err)?;
-        Ok(done.rows_affected())
+        let mut changed = [0; 2];
+        for (i, sql) in [
+            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND id <> $3 AND revoked_at IS NULL",
+            "UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND session_id <> $3 AND NOT offline AND revoked_at IS NULL",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let done = sqlx::query(sql).bind(to_unix_millis(now)).bind(account.0).bind(keep.0).execute(&mut *self.conn).await;
+            changed[i] = done.map_err(map_err)?.rows_affected();
+        }
+        Ok(changed[0])
     }
 
     async fn record_login_failure(&mut self, key: &str, now: OffsetDateTime, window: Duration) -> StoreResult<ThrottleState> {

@@ -88,6 +88,7 @@ contract!(
     oidc_clients_keep_their_uris_in_order_and_a_secret_digest,
     signing_keys_are_sealed_bound_to_their_kid_and_resealed,
     consents_are_one_per_account_and_client_and_codes_keep_their_digest,
+    codes_are_taken_once_and_token_families_end_together,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {

@@ -5,13 +5,16 @@
 //! register and manage them; `keys` the life of the keys that sign the tokens.
 
 pub mod authorize;
+pub mod claims;
 pub mod clients;
 pub mod keys;
 pub mod request;
 pub mod settings;
+pub mod tokens;
 
 pub use crate::client::{Client, ClientKind, NewClient, RedirectUri};
 pub use authorize::{Authorizations, Decision};
 pub use clients::{ClientError, ClientRequest, Clients, Created, secret_matches};
 pub use keys::{KeyError, KeyInfo, KeySet, KeyState, SigningKeys};
 pub use settings::OidcSettings;
+pub use tokens::{Bearer, Issued, TokenError, Tokens};

@@ -187,3 +187,110 @@ pub(crate) async fn consents_are_one_per_account_and_client_and_codes_keep_their
     tx.commit().await.unwrap();
     assert!(store.consents_of(jeanne).await.unwrap().is_empty());
 }
+
+pub(crate) async fn codes_are_taken_once_and_token_families_end_together(db: &Db) {
+    use sesame_core::session::{AuthMethod, NewSession};
+    use sesame_core::store::{NewCode, NewOidcToken, OidcTokenKind, TokenGrant};
+    let store = &db.store;
+    let jeanne = super::insert(store, &super::new_account("jdupont", "jeanne@example.fr")).await;
+    let mut tx = store.begin().await.unwrap();
+    tx.insert_client(&client("c-rdv", "Prise de rendez-vous", ClientKind::Confidential), T0).await.unwrap();
+    let session = |hash: u8| NewSession {
+        token_hash: vec![hash; 32],
+        account_id: jeanne,
+        auth_method: AuthMethod::Password,
+        must_change_password: false,
+        ip: None,
+        user_agent: None,
+        created_at: T0,
+        idle_expires_at: T0 + Duration::hours(1),
+        absolute_expires_at: T0 + Duration::hours(12),
+    };
+    let (browser, other) =
+        (tx.insert_session(&session(1)).await.unwrap(), tx.insert_session(&session(2)).await.unwrap());
+    let code = |hash: u8, session_id| NewCode {
+        code_hash: vec![hash; 32],
+        client_id: "c-rdv".into(),
+        account_id: jeanne,
+        session_id,
+        redirect_uri: "https://rdv.example/cb".into(),
+        scopes: "openid".into(),
+        nonce: None,
+        code_challenge: Some("challenge".into()),
+        auth_time: T0,
+        auth_method: AuthMethod::Password,
+        expires_at: T0 + Duration::seconds(60),
+    };
+    for (hash, session_id) in [(7, browser), (8, browser), (9, other)] {
+        tx.insert_code(&code(hash, session_id), T0).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    // Two exchanges at once: one is first.
+    let take = async |hash: u8| {
+        let mut tx = store.begin().await.unwrap();
+        let taken = tx.take_code(&[hash; 32], T0).await.unwrap().unwrap();
+        tx.commit().await.unwrap();
+        taken
+    };
+    let (a, b) = tokio::join!(take(7), take(7));
+    assert!(a.first_use ^ b.first_use, "exactly one first use");
+    assert_eq!(a.code.code_challenge.as_deref(), Some("challenge"));
+    assert!(a.session_alive);
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.take_code(&[1; 32], T0).await.unwrap().is_none(), "unknown digest");
+    drop(tx);
+
+    // A family per code: access and refresh; offline or not.
+    let grant = |code_id, session_id, offline| TokenGrant {
+        code_id,
+        client_id: "c-rdv".into(),
+        account_id: jeanne,
+        session_id,
+        offline,
+        scopes: "openid".into(),
+        auth_time: T0,
+        auth_method: AuthMethod::Password,
+    };
+    let (seven, eight, nine) = (a.id, take(8).await.id, take(9).await.id);
+    let mut tx = store.begin().await.unwrap();
+    for (hash, kind, g) in [
+        (20, OidcTokenKind::Access, grant(seven, browser, false)),
+        (21, OidcTokenKind::Refresh, grant(seven, browser, false)),
+        (22, OidcTokenKind::Refresh, grant(eight, browser, true)),
+        (23, OidcTokenKind::Refresh, grant(nine, other, false)),
+    ] {
+        let token = NewOidcToken { token_hash: vec![hash; 32], kind, grant: g, expires_at: T0 + Duration::days(30) };
+        tx.insert_oidc_token(&token, T0).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let read = async |hash: u8| store.oidc_token(&[hash; 32], T0).await.unwrap().unwrap();
+    let refresh = read(21).await;
+    assert_eq!((refresh.kind, refresh.grant.clone()), (OidcTokenKind::Refresh, grant(seven, browser, false)));
+    assert!(refresh.is_live(T0) && !refresh.is_live(T0 + Duration::days(30)));
+
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.use_oidc_token(refresh.id, T0).await.unwrap());
+    assert!(!tx.use_oidc_token(refresh.id, T0).await.unwrap(), "used once");
+    assert_eq!(tx.revoke_oidc_family(seven, T0).await.unwrap(), 2);
+    tx.commit().await.unwrap();
+    assert!(read(20).await.revoked_at.is_some() && read(22).await.revoked_at.is_none(), "only that family");
+
+    // Signing out ends the session's tokens, but not the offline ones; signing out elsewhere
+    // ends the other sessions'.
+    let mut tx = store.begin().await.unwrap();
+    assert!(tx.revoke_session(jeanne, browser, T0).await.unwrap());
+    tx.commit().await.unwrap();
+    let offline = read(22).await;
+    assert!(offline.revoked_at.is_none() && !offline.session_alive && offline.is_live(T0));
+    assert!(read(23).await.is_live(T0));
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(tx.revoke_other_sessions(jeanne, browser, T0).await.unwrap(), 1);
+    tx.commit().await.unwrap();
+    assert!(read(23).await.revoked_at.is_some());
+    // A password change or a disabled account ends them all.
+    let mut tx = store.begin().await.unwrap();
+    tx.revoke_all_access(jeanne, T0).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(read(22).await.revoked_at.is_some());
+}

@@ -7,21 +7,65 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
+use serde_json::json;
 use sesame_core::Services;
 use sesame_core::oidc::keys::JWKS_MAX_AGE;
+use sesame_core::oidc::request::{ACR_ONE_FACTOR, ACR_TWO_FACTORS};
 
+use crate::resume::AUTHORIZE_PATH;
 use crate::state::AppState;
 
 mod authorize;
+mod token;
 
+pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub const JWKS_PATH: &str = "/oidc/jwks";
+pub const TOKEN_PATH: &str = "/oidc/token";
+pub const USERINFO_PATH: &str = "/oidc/userinfo";
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(DISCOVERY_PATH, get(discovery))
         .route(JWKS_PATH, get(jwks))
-        .route(crate::resume::AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
-        .route("/oidc/consentement", axum::routing::post(authorize::consent))
+        .route(AUTHORIZE_PATH, get(authorize::get).post(authorize::post))
+        .route("/oidc/consentement", post(authorize::consent))
+        .route(TOKEN_PATH, post(token::token))
+        .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
+}
+
+/// OpenID Connect Discovery 1.0: what Sésame does, and nothing it does not.
+async fn discovery(State(state): State<AppState>) -> Response {
+    let issuer = state.settings.issuer();
+    let at = |path: &str| format!("{issuer}{path}");
+    let document = json!({
+        "issuer": issuer,
+        "authorization_endpoint": at(AUTHORIZE_PATH),
+        "token_endpoint": at(TOKEN_PATH),
+        "userinfo_endpoint": at(USERINFO_PATH),
+        "jwks_uri": at(JWKS_PATH),
+        "scopes_supported": ["openid", "profile", "email", "sante", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": [ACR_ONE_FACTOR, ACR_TWO_FACTORS],
+        "prompt_values_supported": ["none", "login", "consent"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
+            "name", "given_name", "family_name", "preferred_username", "updated_at",
+            "email", "email_verified", "idnat_ps",
+        ],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "ui_locales_supported": ["fr-FR"],
+    });
+    public_json(document.to_string(), JWKS_MAX_AGE.whole_seconds())
 }
 
 /// The public keys that verify Sésame's tokens (RFC 7517), cacheable for as long as a new key

@@ -1,0 +1,373 @@
+//! The token and userinfo endpoints, driven by the `openidconnect` crate as a service would use
+//! it (discovery, PKCE, signature checked against the JWK Set, nonce, `at_hash`), and by hand
+//! for every refusal: each answered with its RFC error, and nothing issued.
+
+#![expect(clippy::unwrap_used, reason = "tests")]
+
+mod common;
+
+use common::TestApp;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::{
+    AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse as _,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse as _,
+};
+use serde_json::Value;
+use sesame_core::audit::RequestContext;
+use sesame_core::oidc::ClientRequest;
+
+const PERSONAL: &str = "Falaise-Etretat-2026!";
+const CALLBACK: &str = "https://rdv.example/oidc/cb";
+
+/// A started portal whose clock is the real one (the library checks `exp` against it), with
+/// its signing keys.
+async fn portal() -> TestApp {
+    let app = TestApp::start().await;
+    app.clock.set(time::OffsetDateTime::now_utc());
+    app.services.signing_keys.ensure().await.unwrap();
+    app
+}
+
+async fn register(app: &TestApp, public: bool) -> (String, Option<String>) {
+    let request = ClientRequest {
+        name: "Prise de rendez-vous".into(),
+        redirect_uris: vec![CALLBACK.into()],
+        public,
+        first_party: true,
+        ..ClientRequest::default()
+    };
+    let created = app.services.clients.create(&request, &RequestContext::cli()).await.unwrap();
+    (created.client.client_id, created.secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned()))
+}
+
+/// The HTTP client the library uses: no redirects followed.
+fn http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+async fn relying_party(
+    app: &TestApp,
+    client_id: &str,
+    secret: Option<&str>,
+) -> CoreClient<
+    openidconnect::EndpointSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointNotSet,
+    openidconnect::EndpointMaybeSet,
+    openidconnect::EndpointMaybeSet,
+> {
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.base.clone()).unwrap(), &http()).await.unwrap();
+    CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.to_owned()),
+        secret.map(|s| ClientSecret::new(s.to_owned())),
+    )
+    .set_redirect_uri(RedirectUrl::new(CALLBACK.to_owned()).unwrap())
+}
+
+/// Jeanne signed in on the portal, in `browser`.
+async fn jeanne(app: &TestApp, browser: &reqwest::Client) {
+    let temporary = app.jeanne().await;
+    app.first_connection(browser, "jdupont", &temporary, PERSONAL).await;
+}
+
+/// The code the browser brings back from the authorization URL (checked against `state`).
+async fn code_from(app: &TestApp, browser: &reqwest::Client, url: &reqwest::Url, state: &CsrfToken) -> String {
+    let response = browser.get(url.as_str()).send().await.unwrap();
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with(CALLBACK), "{location}");
+    let back: std::collections::HashMap<String, String> =
+        reqwest::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
+    assert_eq!(back["state"], *state.secret());
+    assert_eq!(back["iss"], app.base);
+    back["code"].clone()
+}
+
+#[tokio::test]
+async fn a_service_signs_in_with_the_openidconnect_crate_and_reads_userinfo() {
+    let app = portal().await;
+    let (client_id, secret) = register(&app, false).await;
+    let rp = relying_party(&app, &client_id, secret.as_deref()).await;
+    let browser = app.browser();
+    jeanne(&app, &browser).await;
+
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .add_scope(Scope::new("profile".into()))
+        .add_scope(Scope::new("email".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = code_from(&app, &browser, &url, &state).await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+
+    let id_token = tokens.id_token().unwrap();
+    let verifier = rp.id_token_verifier();
+    let claims = id_token.claims(&verifier, &nonce).unwrap();
+    assert_eq!(claims.preferred_username().unwrap().as_str(), "jdupont");
+    assert_eq!(claims.email().unwrap().as_str(), "jeanne.dupont@example.fr");
+    assert_eq!(claims.given_name().unwrap().get(None).unwrap().as_str(), "Jeanne");
+    let amr: Vec<&str> = claims.auth_method_refs().unwrap().iter().map(|a| a.as_str()).collect();
+    assert_eq!(amr, ["pwd"]);
+    assert_eq!(claims.auth_context_ref().unwrap().as_str(), "urn:sesame:acr:1fa");
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&verifier).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+
+    let info: CoreUserInfoClaims =
+        rp.user_info(tokens.access_token().clone(), None).unwrap().request_async(&http()).await.unwrap();
+    assert_eq!(info.subject(), claims.subject());
+    assert_eq!(info.email().unwrap().as_str(), "jeanne.dupont@example.fr");
+
+    let actions = app.store.audit_events(&Default::default()).await.unwrap();
+    assert!(actions.iter().any(|e| e.action == "oidc_tokens_issued"), "{actions:?}");
+}
+
+/// Signs Jeanne in for a confidential first-party client: (client_id, secret, code, verifier).
+async fn a_code(app: &TestApp, scope: &str) -> (String, String, String, PkceCodeVerifier) {
+    let (client_id, secret) = register(app, false).await;
+    let rp = relying_party(app, &client_id, secret.as_deref()).await;
+    let browser = app.browser();
+    jeanne(app, &browser).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let mut request =
+        rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
+    for s in scope.split(' ') {
+        request = request.add_scope(Scope::new(s.to_owned()));
+    }
+    let (url, state, _) = request.set_pkce_challenge(challenge).url();
+    let code = code_from(app, &browser, &url, &state).await;
+    (client_id, secret.unwrap(), code, verifier)
+}
+
+/// A raw token request with HTTP Basic: (status, JSON body, headers).
+async fn token(app: &TestApp, client: (&str, &str), form: &[(&str, &str)]) -> (u16, Value, reqwest::header::HeaderMap) {
+    let response = reqwest::Client::new()
+        .post(app.url("/oidc/token"))
+        .basic_auth(client.0, Some(client.1))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    (status, response.json().await.unwrap(), headers)
+}
+
+async fn userinfo_status(app: &TestApp, access_token: &str) -> u16 {
+    let response =
+        reqwest::Client::new().get(app.url("/oidc/userinfo")).bearer_auth(access_token).send().await.unwrap();
+    response.status().as_u16()
+}
+
+/// A client's credentials, the form, the status and error expected.
+type Case<'a> = ((&'a str, &'a str), Vec<(&'a str, &'a str)>, u16, &'a str);
+
+fn refresh<'a>(token: &'a str, scope: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    form.extend(scope.map(|s| ("scope", s)));
+    form
+}
+
+fn exchange<'a>(code: &'a str, verifier: &'a PkceCodeVerifier) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", CALLBACK),
+        ("code_verifier", verifier.secret()),
+    ]
+}
+
+#[tokio::test]
+async fn a_code_is_exchanged_once_and_a_replay_revokes_what_it_gave() {
+    let app = portal().await;
+    let (client_id, secret, code, verifier) = a_code(&app, "openid").await;
+    let (status, first, headers) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    assert_eq!(status, 200, "{first}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(first["token_type"], "Bearer");
+    let access = first["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&app, access).await, 200);
+
+    let (status, again, _) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    assert_eq!((status, again["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(userinfo_status(&app, access).await, 401, "the first access token is revoked");
+    let refresh = first["refresh_token"].as_str().unwrap();
+    let (status, body, _) =
+        token(&app, (&client_id, &secret), &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "and so is the refresh token");
+    let actions = app.store.audit_events(&Default::default()).await.unwrap();
+    assert!(actions.iter().any(|e| e.action == "oidc_code_reused"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_bad_verifier_secret_redirect_or_late_code_is_refused_and_leaves_the_code_usable() {
+    let app = portal().await;
+    let (client_id, secret, code, verifier) = a_code(&app, "openid").await;
+    let wrong_verifier = PkceCodeVerifier::new("x".repeat(43));
+    let cases: Vec<Case<'_>> = vec![
+        ((&client_id, &secret), exchange(&code, &wrong_verifier), 400, "invalid_grant"),
+        ((&client_id, &secret), exchange(&code, &verifier)[..3].to_vec(), 400, "invalid_grant"),
+        ((&client_id, "not-the-secret"), exchange(&code, &verifier), 401, "invalid_client"),
+        (("unknown", &secret), exchange(&code, &verifier), 401, "invalid_client"),
+        (
+            (&client_id, &secret),
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://rdv.example/oidc/cb/"),
+                ("code_verifier", verifier.secret()),
+            ],
+            400,
+            "invalid_grant",
+        ),
+        (
+            (&client_id, &secret),
+            vec![("grant_type", "password"), ("username", "jdupont")],
+            400,
+            "unsupported_grant_type",
+        ),
+        ((&client_id, &secret), vec![("grant_type", "authorization_code")], 400, "invalid_request"),
+        ((&client_id, &secret), [exchange(&code, &verifier), vec![("code", &code)]].concat(), 400, "invalid_request"),
+    ];
+    for (client, form, status, error) in cases {
+        let (got, body, headers) = token(&app, client, &form).await;
+        assert_eq!((got, body["error"].as_str()), (status, Some(error)), "{form:?}: {body}");
+        if status == 401 {
+            assert!(headers["www-authenticate"].to_str().unwrap().starts_with("Basic"));
+        }
+    }
+    // Nothing above used the code up: the right request still works, once.
+    let (status, body, _) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    assert_eq!(status, 200, "{body}");
+
+    let app = portal().await;
+    let (client_id, secret, code, verifier) = a_code(&app, "openid").await;
+    app.clock.advance(time::Duration::seconds(61));
+    let (status, body, _) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a code lives 60 s");
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_and_a_reused_one_revokes_its_whole_family() {
+    let app = portal().await;
+    let (client_id, secret, code, verifier) = a_code(&app, "openid email offline_access").await;
+    let (_, first, _) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    let old = first["refresh_token"].as_str().unwrap();
+    let (status, body, _) = token(&app, (&client_id, &secret), &refresh(old, Some("openid profile"))).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_scope")), "no scope beyond the grant");
+
+    let (status, second, _) = token(&app, (&client_id, &secret), &refresh(old, Some("openid"))).await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["scope"], "openid");
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    let new_access = second["access_token"].as_str().unwrap();
+    assert_eq!(userinfo_status(&app, new_access).await, 200);
+
+    // The old one again: thief or owner, the family is revoked.
+    let (status, body, _) = token(&app, (&client_id, &secret), &refresh(old, None)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    assert_eq!(userinfo_status(&app, new_access).await, 401);
+    let (status, _, _) =
+        token(&app, (&client_id, &secret), &refresh(second["refresh_token"].as_str().unwrap(), None)).await;
+    assert_eq!(status, 400, "the newest refresh token is revoked too");
+    let actions = app.store.audit_events(&Default::default()).await.unwrap();
+    assert!(actions.iter().any(|e| e.action == "oidc_refresh_reused"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_public_client_uses_pkce_without_secret_and_signing_out_ends_its_tokens() {
+    let app = portal().await;
+    let (client_id, _) = register(&app, true).await;
+    let rp = relying_party(&app, &client_id, None).await;
+    let browser = app.browser();
+    jeanne(&app, &browser).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = code_from(&app, &browser, &url, &state).await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    tokens.id_token().unwrap().claims(&rp.id_token_verifier(), &nonce).unwrap();
+    let access = tokens.access_token().secret().clone();
+    assert_eq!(userinfo_status(&app, &access).await, 200);
+
+    // "Se déconnecter": the tokens of that browser session end with it.
+    let page = app.get(&browser, "/services").await;
+    let out = app.post(&browser, "/deconnexion", &page, &[]).await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert_eq!(userinfo_status(&app, &access).await, 401);
+    let refreshed = rp
+        .exchange_refresh_token(&RefreshToken::new(tokens.refresh_token().unwrap().secret().clone()))
+        .unwrap()
+        .request_async(&http())
+        .await;
+    assert!(refreshed.is_err(), "refreshing after sign-out is refused");
+}
+
+#[tokio::test]
+async fn userinfo_refuses_a_missing_or_unknown_token_and_a_disabled_account() {
+    let app = portal().await;
+    let (client_id, secret, code, verifier) = a_code(&app, "openid profile").await;
+    let (_, tokens, _) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    let access = tokens["access_token"].as_str().unwrap();
+
+    let http = reqwest::Client::new();
+    let bare = http.get(app.url("/oidc/userinfo")).send().await.unwrap();
+    assert_eq!(bare.status(), 401);
+    assert_eq!(bare.headers()["www-authenticate"], "Bearer realm=\"sesame\"");
+    assert_eq!(userinfo_status(&app, "forged").await, 401);
+    // POST with the token in the form body (RFC 6750 2.2).
+    let posted = http.post(app.url("/oidc/userinfo")).form(&[("access_token", access)]).send().await.unwrap();
+    assert_eq!(posted.status(), 200);
+    let info: Value = posted.json().await.unwrap();
+    assert_eq!(info["preferred_username"], "jdupont");
+    assert!(info.get("email").is_none(), "email was not granted: {info}");
+
+    let account = app.store.account_by_identifier_key("jdupont").await.unwrap().unwrap();
+    app.accounts
+        .set_status(account.id, sesame_core::model::AccountStatus::Disabled, &RequestContext::cli())
+        .await
+        .unwrap();
+    let response = http.get(app.url("/oidc/userinfo")).bearer_auth(access).send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().contains("invalid_token"));
+}
+
+#[tokio::test]
+async fn discovery_lists_what_is_served() {
+    let app = portal().await;
+    let response = reqwest::get(app.url("/.well-known/openid-configuration")).await.unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let document: Value = response.json().await.unwrap();
+    assert_eq!(document["issuer"], app.base);
+    assert_eq!(document["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    for endpoint in ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"] {
+        let url = document[endpoint].as_str().unwrap();
+        assert!(url.starts_with(&app.base), "{endpoint}: {url}");
+        let status = reqwest::Client::new().get(url).send().await.unwrap().status().as_u16();
+        assert_ne!(status, 404, "{endpoint} is served");
+    }
+}
