@@ -101,6 +101,7 @@ pub enum AuditAction {
     OidcTokensRefreshed,
     OidcCodeReused,
     OidcRefreshReused,
+    OidcTokenRevoked,
 }
 
 impl AuditAction {
@@ -149,6 +150,7 @@ impl AuditAction {
             Self::OidcTokensRefreshed => "oidc_tokens_refreshed",
             Self::OidcCodeReused => "oidc_code_reused",
             Self::OidcRefreshReused => "oidc_refresh_reused",
+            Self::OidcTokenRevoked => "oidc_token_revoked",
         }
     }
 }

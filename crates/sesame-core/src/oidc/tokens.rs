@@ -25,6 +25,8 @@ use crate::secret::{digest, digest_secret, generate_token};
 use crate::signing::Alg;
 use crate::store::{NewOidcToken, OidcToken, OidcTokenKind, StoreError, TakenCode, TokenGrant, Tx};
 
+mod inspect;
+
 /// A refusal of the token endpoint (RFC 6749 5.2), or the store failing.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
@@ -297,28 +299,6 @@ impl Tokens {
         let keys = self.keys.current().await?;
         let signer = keys.signer(Alg::Rs256).ok_or_else(|| AuthError::Internal("no RS256 signing key".to_owned()))?;
         signer.sign("JWT", claims).map_err(|e| AuthError::Internal(e.to_string()).into())
-    }
-
-    /// The userinfo endpoint's check of a bearer token.
-    pub async fn bearer(&self, access_token: &str) -> Result<Bearer, AuthError> {
-        let now = self.deps.now();
-        let Some(token) = self.deps.store.oidc_token(&digest(access_token), now).await? else {
-            return Ok(Bearer::Invalid);
-        };
-        if token.kind != OidcTokenKind::Access || !token.is_live(now) {
-            return Ok(Bearer::Invalid);
-        }
-        match self.deps.store.account_by_id(token.grant.account_id).await? {
-            Some(account) if account.status == AccountStatus::Active => {
-                Ok(Bearer::Valid { account: Box::new(account), token })
-            }
-            _ => Ok(Bearer::Invalid),
-        }
-    }
-
-    /// The userinfo document of a valid bearer.
-    pub fn userinfo(account: &Account, token: &OidcToken) -> Value {
-        claims::userinfo(account, &token.grant.scopes)
     }
 }
 

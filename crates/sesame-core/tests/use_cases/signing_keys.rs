@@ -16,7 +16,10 @@ fn published(jwks: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn keys_are_generated_once_published_before_signing_and_withdrawn_after_the_retention() {
-    let settings = CoreSettings { oidc: OidcSettings { key_retention_hours: 2, ..OidcSettings::default() }, ..CoreSettings::default() };
+    let settings = CoreSettings {
+        oidc: OidcSettings { key_retention_hours: 2, ..OidcSettings::default() },
+        ..CoreSettings::default()
+    };
     let world = World::with(settings).await;
     let keys = &world.services.signing_keys;
     assert!(keys.current().await.unwrap().signer(Alg::Es256).is_none(), "nothing before the first start");

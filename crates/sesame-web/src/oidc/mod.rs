@@ -23,6 +23,8 @@ pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
 pub const JWKS_PATH: &str = "/oidc/jwks";
 pub const TOKEN_PATH: &str = "/oidc/token";
 pub const USERINFO_PATH: &str = "/oidc/userinfo";
+pub const REVOCATION_PATH: &str = "/oidc/revoke";
+pub const INTROSPECTION_PATH: &str = "/oidc/introspect";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,6 +34,8 @@ pub fn router() -> Router<AppState> {
         .route("/oidc/consentement", post(authorize::consent))
         .route(TOKEN_PATH, post(token::token))
         .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
+        .route(REVOCATION_PATH, post(token::revoke))
+        .route(INTROSPECTION_PATH, post(token::introspect))
 }
 
 /// OpenID Connect Discovery 1.0: what Sésame does, and nothing it does not.
@@ -44,6 +48,8 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "token_endpoint": at(TOKEN_PATH),
         "userinfo_endpoint": at(USERINFO_PATH),
         "jwks_uri": at(JWKS_PATH),
+        "revocation_endpoint": at(REVOCATION_PATH),
+        "introspection_endpoint": at(INTROSPECTION_PATH),
         "scopes_supported": ["openid", "profile", "email", "sante", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -51,6 +57,8 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "code_challenge_methods_supported": ["S256"],
         "acr_values_supported": [ACR_ONE_FACTOR, ACR_TWO_FACTORS],
         "prompt_values_supported": ["none", "login", "consent"],

@@ -11,7 +11,7 @@ use secrecy::ExposeSecret as _;
 use serde_json::json;
 use sesame_core::Services;
 use sesame_core::audit::Actor;
-use sesame_core::oidc::{Bearer, Issued, TokenError, Tokens};
+use sesame_core::oidc::{Bearer, Client as OidcClient, Issued, TokenError, Tokens};
 
 use crate::request::Client;
 
@@ -26,11 +26,20 @@ pub async fn token(State(services): State<Services>, headers: HeaderMap, client:
     }
 }
 
-async fn exchange(tokens: &Tokens, headers: &HeaderMap, client: &Client, body: &[u8]) -> Result<Issued, TokenError> {
+/// The form, and the client that authenticated with it.
+async fn authenticated(tokens: &Tokens, headers: &HeaderMap, body: &[u8]) -> Result<(OidcClient, Params), TokenError> {
     let params = form(headers, body)?;
-    let one = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let (client_id, secret) = credentials(headers, one("client_id"), one("client_secret"))?;
-    let authenticated = tokens.authenticate(&client_id, secret.as_deref()).await?;
+    let (client_id, secret) = credentials(headers, one(&params, "client_id"), one(&params, "client_secret"))?;
+    Ok((tokens.authenticate(&client_id, secret.as_deref()).await?, params))
+}
+
+fn one<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+async fn exchange(tokens: &Tokens, headers: &HeaderMap, client: &Client, body: &[u8]) -> Result<Issued, TokenError> {
+    let (authenticated, params) = authenticated(tokens, headers, body).await?;
+    let one = |name: &str| one(&params, name);
     let ctx = client.context(Actor::Anonymous);
     match one("grant_type") {
         Some("authorization_code") => {
@@ -132,6 +141,40 @@ fn error_response(error: &'static str, description: &'static str) -> Response {
 
 fn no_store(status: StatusCode, body: serde_json::Value) -> Response {
     (status, [(header::CACHE_CONTROL, "no-store"), (header::PRAGMA, "no-cache")], axum::Json(body)).into_response()
+}
+
+/// `POST /oidc/revoke` (RFC 7009): 200 whether the token was known or not.
+pub async fn revoke(State(services): State<Services>, headers: HeaderMap, client: Client, body: Bytes) -> Response {
+    let tokens = &services.oidc_tokens;
+    let revoked = async {
+        let (authenticated, params) = authenticated(tokens, &headers, &body).await?;
+        let token = one(&params, "token").ok_or(refused("invalid_request", "token is missing"))?;
+        tokens.revoke(&authenticated, token, &client.context(Actor::Anonymous)).await?;
+        Ok::<_, TokenError>(())
+    };
+    match revoked.await {
+        Ok(()) => no_store(StatusCode::OK, json!({})),
+        Err(TokenError::Refused { error, description }) => error_response(error, description),
+        Err(TokenError::Unavailable(e)) => super::unavailable(&e),
+    }
+}
+
+/// `POST /oidc/introspect` (RFC 7662), for the client the token was issued to.
+pub async fn introspect(State(services): State<Services>, headers: HeaderMap, body: Bytes) -> Response {
+    let tokens = &services.oidc_tokens;
+    let answer = async {
+        let (authenticated, params) = authenticated(tokens, &headers, &body).await?;
+        let token = one(&params, "token").ok_or(refused("invalid_request", "token is missing"))?;
+        Ok::<_, TokenError>(match tokens.introspect(&authenticated, token).await? {
+            Bearer::Valid { account, token } => tokens.introspection(&account, &token),
+            Bearer::Invalid => json!({ "active": false }),
+        })
+    };
+    match answer.await {
+        Ok(body) => no_store(StatusCode::OK, body),
+        Err(TokenError::Refused { error, description }) => error_response(error, description),
+        Err(TokenError::Unavailable(e)) => super::unavailable(&e),
+    }
 }
 
 /// `GET` and `POST /oidc/userinfo`: the access token in `Authorization: Bearer`, or (POST) as
