@@ -13,7 +13,7 @@ use crate::deps::Deps;
 use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
-use crate::oidc::{Authorizations, Clients, OidcSettings, SigningKeys, Tokens};
+use crate::oidc::{Authorizations, Clients, Logouts, OidcSettings, SigningKeys, Tokens};
 use crate::passwords::Passwords;
 use crate::policy::{PasswordPolicy, PolicySettings};
 use crate::reset::{ResetService, ResetSettings};
@@ -70,6 +70,8 @@ pub struct Services {
     pub authorizations: Authorizations,
     /// The token and userinfo endpoints.
     pub oidc_tokens: Tokens,
+    /// RP-initiated logout's checks.
+    pub logouts: Logouts,
 }
 
 impl Services {
@@ -98,7 +100,14 @@ impl Services {
             limits: AddressLimits::new(deps.clone(), settings.throttle.clone()),
             clients: clients.clone(),
             signing_keys: signing_keys.clone(),
-            oidc_tokens: Tokens::new(deps.clone(), &settings.oidc, &settings.public_url, clients, signing_keys),
+            oidc_tokens: Tokens::new(
+                deps.clone(),
+                &settings.oidc,
+                &settings.public_url,
+                clients.clone(),
+                signing_keys.clone(),
+            ),
+            logouts: Logouts::new(clients, signing_keys, &settings.public_url),
             authorizations: Authorizations::new(deps.clone()),
             sign_in,
             sessions,

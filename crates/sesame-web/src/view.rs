@@ -35,6 +35,7 @@ const TEMPLATES: &[(&str, &str)] = templates!(
     "messages/error.html",
     "messages/oidc_refused.html",
     "oidc_consent.html",
+    "oidc_logout.html",
     "messages/csrf_refused.html",
     "messages/too_many_requests.html",
     "messages/temporary_password_expired.html",
@@ -188,6 +189,31 @@ impl Views {
 /// 303 See Other: the browser follows with a GET (Post/Redirect/Get).
 pub fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
+}
+
+/// A redirect turned into a fresh navigation (`Refresh: 0`), its cookies kept. After a form is
+/// posted, Chromium judges every redirect of that navigation against the form page's CSP
+/// (`form-action 'self'`) and blocks a service's address; a new navigation is not a form's.
+/// Used where a form answer leads, in the end, to a service: the way back after a sign-in, the
+/// consent, the logout confirmation.
+pub fn fresh_navigation(response: Response) -> Response {
+    let Some(to) = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned) else {
+        return response;
+    };
+    let escaped = to.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+    let body = format!(
+        "<!doctype html><html lang=\"fr\"><head><meta charset=\"utf-8\"><title>Redirection</title></head>\
+         <body><p>Vous allez être redirigé. <a href=\"{escaped}\">Continuer</a></p></body></html>"
+    );
+    let (mut parts, _) = response.into_parts();
+    parts.status = StatusCode::OK;
+    parts.headers.remove(header::LOCATION);
+    if let Ok(refresh) = HeaderValue::from_str(&format!("0; url={to}")) {
+        parts.headers.insert(header::HeaderName::from_static("refresh"), refresh);
+    }
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    parts.headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 #[cfg(test)]

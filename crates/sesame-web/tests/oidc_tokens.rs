@@ -18,6 +18,7 @@ use sesame_core::oidc::ClientRequest;
 
 const PERSONAL: &str = "Falaise-Etretat-2026!";
 const CALLBACK: &str = "https://rdv.example/oidc/cb";
+const GOODBYE: &str = "https://rdv.example/au-revoir";
 
 /// A started portal whose clock is the real one (the library checks `exp` against it), with
 /// its signing keys.
@@ -32,6 +33,7 @@ async fn register(app: &TestApp, public: bool) -> (String, Option<String>) {
     let request = ClientRequest {
         name: "Prise de rendez-vous".into(),
         redirect_uris: vec![CALLBACK.into()],
+        post_logout_redirect_uris: vec![GOODBYE.into()],
         public,
         first_party: true,
         ..ClientRequest::default()
@@ -140,10 +142,18 @@ async fn a_service_signs_in_with_the_openidconnect_crate_and_reads_userinfo() {
 
 /// Signs Jeanne in for a confidential first-party client: (client_id, secret, code, verifier).
 async fn a_code(app: &TestApp, scope: &str) -> (String, String, String, PkceCodeVerifier) {
-    let (client_id, secret) = register(app, false).await;
-    let rp = relying_party(app, &client_id, secret.as_deref()).await;
     let browser = app.browser();
     jeanne(app, &browser).await;
+    a_code_in(app, &browser, scope).await
+}
+
+async fn a_code_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    scope: &str,
+) -> (String, String, String, PkceCodeVerifier) {
+    let (client_id, secret) = register(app, false).await;
+    let rp = relying_party(app, &client_id, secret.as_deref()).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request =
         rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
@@ -151,7 +161,7 @@ async fn a_code(app: &TestApp, scope: &str) -> (String, String, String, PkceCode
         request = request.add_scope(Scope::new(s.to_owned()));
     }
     let (url, state, _) = request.set_pkce_challenge(challenge).url();
-    let code = code_from(app, &browser, &url, &state).await;
+    let code = code_from(app, browser, &url, &state).await;
     (client_id, secret.unwrap(), code, verifier)
 }
 
@@ -440,4 +450,93 @@ async fn a_service_introspects_its_own_tokens_and_revokes_a_family() {
     }
     let actions = app.store.audit_events(&Default::default()).await.unwrap();
     assert_eq!(actions.iter().filter(|e| e.action == "oidc_token_revoked").count(), 1, "{actions:?}");
+}
+
+/// Jeanne signed in, and the tokens a service got in that browser session: (browser,
+/// client_id, token response).
+async fn signed_in_service(app: &TestApp) -> (reqwest::Client, String, Value) {
+    let browser = app.browser();
+    jeanne(app, &browser).await;
+    let (client_id, secret, code, verifier) = a_code_in(app, &browser, "openid").await;
+    let (status, tokens, _) = token(app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    assert_eq!(status, 200, "{tokens}");
+    (browser, client_id, tokens)
+}
+
+fn logout_path(pairs: &[(&str, &str)]) -> String {
+    format!("/oidc/logout?{}", serde_urlencoded::to_string(pairs).unwrap())
+}
+
+/// Whether the browser is still signed in on the portal.
+async fn signed_in(app: &TestApp, browser: &reqwest::Client) -> bool {
+    app.get(browser, "/mon-compte").await.status == 200
+}
+
+#[tokio::test]
+async fn a_service_signs_the_person_out_with_its_id_token_and_comes_back_with_state() {
+    let app = portal().await;
+    let (browser, _, tokens) = signed_in_service(&app).await;
+    let hint = tokens["id_token"].as_str().unwrap();
+    let path = logout_path(&[("id_token_hint", hint), ("post_logout_redirect_uri", GOODBYE), ("state", "s-9")]);
+    let out = app.get(&browser, &path).await;
+    assert_eq!((out.status, out.location()), (303, Some("https://rdv.example/au-revoir?state=s-9")), "{}", out.body);
+    assert!(!signed_in(&app, &browser).await, "the portal session ended");
+    assert_eq!(userinfo_status(&app, tokens["access_token"].as_str().unwrap()).await, 401, "and its tokens");
+
+    // Signed out already: the same request just sends the browser back.
+    let again = app.get(&browser, &path).await;
+    assert_eq!(again.location(), Some("https://rdv.example/au-revoir?state=s-9"));
+}
+
+#[tokio::test]
+async fn without_a_hint_for_this_session_the_person_confirms_with_a_form() {
+    let app = portal().await;
+    let (browser, client_id, _) = signed_in_service(&app).await;
+    let path = logout_path(&[("client_id", &client_id), ("post_logout_redirect_uri", GOODBYE)]);
+    let page = app.get(&browser, &path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("« Prise de rendez-vous » demande votre déconnexion"), "{}", page.body);
+    assert!(signed_in(&app, &browser).await, "a GET alone signs nobody out");
+
+    let demande = common::between(&page.body, "name=\"demande\" value=\"", "\"").replace("&amp;", "&");
+    let forged = browser.post(app.url("/oidc/deconnexion")).form(&[("demande", demande.as_str())]);
+    assert_eq!(forged.send().await.unwrap().status(), 403, "no CSRF token, no logout");
+    assert!(signed_in(&app, &browser).await);
+    let done = app.post(&browser, "/oidc/deconnexion", &page, &[("demande", &demande)]).await;
+    assert_eq!(done.location(), Some(GOODBYE), "{}", done.body);
+    assert!(!signed_in(&app, &browser).await);
+}
+
+#[tokio::test]
+async fn a_forged_or_foreign_hint_or_an_unregistered_address_gets_a_page_and_changes_nothing() {
+    let app = portal().await;
+    let (browser, client_id, tokens) = signed_in_service(&app).await;
+    let hint = tokens["id_token"].as_str().unwrap().to_owned();
+    let (header, rest) = hint.split_once('.').unwrap();
+    let (_, signature) = rest.split_once('.').unwrap();
+    let claims = serde_json::json!({ "iss": app.base, "aud": client_id, "sub": "someone-else", "sid": "x" });
+    let altered = format!("{header}.{}.{signature}", base64_url(&claims.to_string()));
+    let unsigned = format!("{}.{}.", base64_url(r#"{"alg":"none"}"#), base64_url(&claims.to_string()));
+    let (other_client, _) = register(&app, false).await;
+    let cases: Vec<Vec<(&str, &str)>> = vec![
+        vec![("id_token_hint", &altered), ("post_logout_redirect_uri", GOODBYE)],
+        vec![("id_token_hint", &unsigned), ("post_logout_redirect_uri", GOODBYE)],
+        vec![("id_token_hint", &hint), ("post_logout_redirect_uri", "https://rdv.example/au-revoir/")],
+        vec![("id_token_hint", &hint), ("post_logout_redirect_uri", "https://evil.example/")],
+        vec![("id_token_hint", &hint), ("client_id", &other_client), ("post_logout_redirect_uri", GOODBYE)],
+        vec![("post_logout_redirect_uri", GOODBYE)],
+        vec![("client_id", "unknown"), ("post_logout_redirect_uri", GOODBYE)],
+    ];
+    for pairs in cases {
+        let page = app.get(&browser, &logout_path(&pairs)).await;
+        assert_eq!((page.status, page.location()), (400, None), "{pairs:?}: {}", page.body);
+        assert!(page.body.contains("Déconnexion impossible"), "{}", page.body);
+        assert!(signed_in(&app, &browser).await, "{pairs:?} signed out");
+    }
+    assert_eq!(userinfo_status(&app, tokens["access_token"].as_str().unwrap()).await, 200);
+}
+
+fn base64_url(text: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
 }

@@ -106,7 +106,8 @@ async fn answer(
     if pending.is_some() {
         response.headers_mut().append(header::SET_COOKIE, resume::clear(jar));
     }
-    Ok(response)
+    // The consent form's answer goes to the service: not as a redirect of the form's navigation.
+    Ok(if consent.is_some() { crate::view::fresh_navigation(response) } else { response })
 }
 
 /// The request checked against its client: `Err` is the refusal to answer.
@@ -115,7 +116,12 @@ async fn checked(state: &AppState, params: &Params) -> Result<Result<Authorizati
         Ok(id) => id,
         Err(e) => return Ok(Err(e)),
     };
-    let client = state.services.clients.get(client_id).await.ok();
+    // A store that does not answer is an error page of its own, not an "unknown client".
+    let client = match state.services.clients.get(client_id).await {
+        Ok(client) => Some(client),
+        Err(sesame_core::oidc::ClientError::Auth(e)) => return Err(e.into()),
+        Err(_) => None,
+    };
     Ok(request::check(params, client))
 }
 

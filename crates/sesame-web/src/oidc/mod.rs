@@ -17,6 +17,7 @@ use crate::resume::AUTHORIZE_PATH;
 use crate::state::AppState;
 
 mod authorize;
+mod logout;
 mod token;
 
 pub const DISCOVERY_PATH: &str = "/.well-known/openid-configuration";
@@ -25,6 +26,7 @@ pub const TOKEN_PATH: &str = "/oidc/token";
 pub const USERINFO_PATH: &str = "/oidc/userinfo";
 pub const REVOCATION_PATH: &str = "/oidc/revoke";
 pub const INTROSPECTION_PATH: &str = "/oidc/introspect";
+pub const END_SESSION_PATH: &str = "/oidc/logout";
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -36,6 +38,8 @@ pub fn router() -> Router<AppState> {
         .route(USERINFO_PATH, get(token::userinfo).post(token::userinfo))
         .route(REVOCATION_PATH, post(token::revoke))
         .route(INTROSPECTION_PATH, post(token::introspect))
+        .route(END_SESSION_PATH, get(logout::get).post(logout::post))
+        .route("/oidc/deconnexion", post(logout::confirm))
 }
 
 /// OpenID Connect Discovery 1.0: what Sésame does, and nothing it does not.
@@ -50,6 +54,7 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "jwks_uri": at(JWKS_PATH),
         "revocation_endpoint": at(REVOCATION_PATH),
         "introspection_endpoint": at(INTROSPECTION_PATH),
+        "end_session_endpoint": at(END_SESSION_PATH),
         "scopes_supported": ["openid", "profile", "email", "sante", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -41,7 +41,7 @@ pub async fn show(
 ) -> Response {
     // Every sign-in ends here: one started for a service goes back to it.
     if let Some(pending) = crate::resume::read(&headers, state.cookies()) {
-        return crate::view::see_other(&pending.path());
+        return crate::view::fresh_navigation(crate::view::see_other(&pending.path()));
     }
     let applications = super::install::applications_for(&state, &headers);
     let services = services_view(&state, &applications);

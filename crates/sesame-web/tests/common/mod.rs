@@ -294,8 +294,11 @@ impl Page {
         Self { status, headers, body }
     }
 
+    /// Where the response sends the browser: a redirect, or a fresh navigation (`Refresh: 0`).
     pub fn location(&self) -> Option<&str> {
-        self.headers.get("location").and_then(|v| v.to_str().ok())
+        let refresh =
+            || self.headers.get("refresh").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("0; url="));
+        self.headers.get("location").and_then(|v| v.to_str().ok()).or_else(refresh)
     }
 
     pub fn csrf(&self) -> &str {
