@@ -35,13 +35,27 @@ async function freePort() {
   });
 }
 
+// Servers still running when a test file's process ends (a test that failed before its
+// `finally`) are stopped with it instead of keeping it alive.
+const children = new Set();
+process.on("exit", () => children.forEach((c) => c.kill("SIGKILL")));
+
 /** Starts `sesame serve` in a fresh folder. `host` names the public address: security keys
- * need a domain name (WebAuthn refuses an IP address), and `localhost` is the one allowed on http. */
-export async function startSesame({ captcha = false, config = null, host = "127.0.0.1" } = {}) {
+ * need a domain name (WebAuthn refuses an IP address), and `localhost` is the one allowed on http.
+ * `tls` ({ cert, key, clientCa?, fetch }) serves Sésame's own HTTPS; `fetch` must trust its authority. */
+export async function startSesame({ captcha = false, config = null, host = "127.0.0.1", tls = null } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "sesame-e2e-"));
   if (config) writeFileSync(join(dir, "sesame.toml"), config);
   const port = await freePort();
-  const base = `http://${host}:${port}`;
+  const base = `${tls ? "https" : "http"}://${host}:${port}`;
+  const tlsEnv = tls
+    ? {
+        SESAME_TLS__CERT_FILE: tls.cert,
+        SESAME_TLS__KEY_FILE: tls.key,
+        ...(tls.clientCa ? { SESAME_TLS__CLIENT_CA_FILE: tls.clientCa } : {}),
+      }
+    : {};
+  const probe = tls ? tls.fetch : fetch;
   const env = {
     ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("SESAME_"))),
     ...BRANDING,
@@ -49,6 +63,7 @@ export async function startSesame({ captcha = false, config = null, host = "127.
     SESAME_PUBLIC_URL: base,
     SESAME_CAPTCHA__ENABLED: String(captcha),
     SESAME_MAIL__POLL_INTERVAL_SECS: "1",
+    ...tlsEnv,
     ...(config ? { SESAME_CONFIG: "sesame.toml" } : {}),
   };
   const run = (args) => {
@@ -57,11 +72,15 @@ export async function startSesame({ captcha = false, config = null, host = "127.
     return r.stdout;
   };
   const child = spawn(sesameBin, ["serve"], { cwd: dir, env, stdio: ["ignore", "ignore", "pipe"] });
+  children.add(child);
+  child.stderr.unref();
+  child.unref();
+  child.on("exit", () => children.delete(child));
   let log = "";
   child.stderr.on("data", (d) => (log += d));
   for (let i = 0; i < 100; i++) {
     try {
-      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) break;
+      if ((await probe(`${tls ? "https" : "http"}://127.0.0.1:${port}/healthz`)).ok) break;
     } catch {}
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -192,9 +211,11 @@ export async function keepArtefacts(page, label) {
   }
 }
 
-/** The guide's first connection: the temporary password, then a personal one; ends on "Mes services". */
-export async function firstConnection(page, sesame, identifier, temporary, personal) {
-  await page.goto(sesame.base + "/");
+/** The guide's first connection: the temporary password, then a personal one; ends on "Mes
+ * services". With `toService`, it starts on the sign-in page a service sent the browser to, and
+ * the page goes on towards the service. */
+export async function firstConnection(page, sesame, identifier, temporary, personal, { toService = false } = {}) {
+  if (!toService) await page.goto(sesame.base + "/");
   await page.fill("#identifiant", identifier);
   await page.fill("#mot_de_passe", temporary);
   await page.click("button[type=submit]");
@@ -202,7 +223,7 @@ export async function firstConnection(page, sesame, identifier, temporary, perso
   await page.fill("#nouveau_mot_de_passe", personal);
   await page.fill("#confirmation", personal);
   await page.click("form.carte button[type=submit]");
-  await page.waitForURL("**/services?confirmation=premiere-connexion");
+  if (!toService) await page.waitForURL("**/services?confirmation=premiere-connexion");
 }
 
 /** A named step of a test: on failure, the page's screenshot and HTML and the server's log. */
