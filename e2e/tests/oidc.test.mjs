@@ -143,8 +143,11 @@ test("a desktop application asking for two factors gets them; the card signs in 
   const step = stepper(page, sesame);
   try {
     // A public client (a desktop application): loopback redirect on any port (RFC 8252), PKCE.
-    const { client_id } = register(sesame, ["--name", "Therap-e", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--first-party", "--require-second-factor"]);
-    const config = await oidc.discovery(new URL(sesame.base), client_id, undefined, oidc.None(), { [oidc.customFetch]: pki.fetch });
+    // Its ID tokens are signed ES256 (the others' RS256), as its metadata tells the library.
+    const { client_id } = register(sesame, [
+      "--name", "Therap-e", "--redirect-uri", "http://127.0.0.1/cb", "--public", "--first-party", "--require-second-factor", "--id-token-alg", "ES256",
+    ]);
+    const config = await oidc.discovery(new URL(sesame.base), client_id, { id_token_signed_response_alg: "ES256" }, oidc.None(), { [oidc.customFetch]: pki.fetch });
     let totp;
     await step("63-oidc-enrol", async () => {
       await firstConnection(page, sesame, "jdupont", temporary, PERSONAL);
@@ -174,6 +177,7 @@ test("a desktop application asking for two factors gets them; the card signs in 
       const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url()), checks);
       const claims = tokens.claims();
       assert.deepEqual(claims.amr, ["pwd", "otp", "mfa"]);
+      assert.equal(JSON.parse(Buffer.from(tokens.id_token.split(".")[0], "base64url")).alg, "ES256");
       assert.equal(claims.acr, "urn:sesame:acr:2fa");
     });
     const card = await profile(browser, sesame, { card: true });

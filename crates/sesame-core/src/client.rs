@@ -6,6 +6,8 @@
 //! is RFC 8252 7.3: a native application listening on a loopback IP address gets any port.
 
 use time::OffsetDateTime;
+
+use crate::signing::Alg;
 use url::{Host, Url};
 
 /// How a client proves itself at the token endpoint.
@@ -132,6 +134,8 @@ pub struct NewClient {
     pub first_party: bool,
     pub require_second_factor: bool,
     pub require_pkce: bool,
+    /// How its ID tokens are signed (`id_token_signed_response_alg`, RS256 unless asked).
+    pub id_token_alg: Alg,
     /// SHA-256 of the secret; `None` for a public client.
     pub secret_digest: Option<Vec<u8>>,
 }
@@ -151,6 +155,8 @@ pub struct Client {
     pub require_second_factor: bool,
     /// PKCE (S256) even though it is confidential; always for a public client.
     pub require_pkce: bool,
+    /// How its ID tokens are signed (`id_token_signed_response_alg`).
+    pub id_token_alg: Alg,
     pub secret_digest: Option<Vec<u8>>,
     pub created_at: OffsetDateTime,
     pub secret_rotated_at: Option<OffsetDateTime>,
@@ -169,6 +175,7 @@ impl NewClient {
             first_party: self.first_party,
             require_second_factor: self.require_second_factor,
             require_pkce: self.require_pkce,
+            id_token_alg: self.id_token_alg,
             secret_digest: self.secret_digest,
             created_at: now,
             secret_rotated_at: None,

@@ -10,7 +10,7 @@ macro_rules! client_select {
     ($rest:literal) => {
         concat!(
             "SELECT client_id, name, kind, redirect_uris, post_logout_redirect_uris, backchannel_logout_uri,",
-            " first_party, require_second_factor, require_pkce, secret_digest, created_at, secret_rotated_at",
+            " first_party, require_second_factor, require_pkce, id_token_alg, secret_digest, created_at, secret_rotated_at",
             " FROM oidc_clients",
             $rest
         )
@@ -28,6 +28,7 @@ struct ClientRow {
     first_party: bool,
     require_second_factor: bool,
     require_pkce: bool,
+    id_token_alg: String,
     secret_digest: Option<Vec<u8>>,
     created_at: i64,
     secret_rotated_at: Option<i64>,
@@ -39,6 +40,7 @@ impl TryFrom<ClientRow> for Client {
     fn try_from(r: ClientRow) -> Result<Self, StoreError> {
         let corrupt = |what: &str| StoreError::Corrupt(format!("OpenID client {}: {what}", r.client_id));
         let kind = ClientKind::parse(&r.kind).ok_or_else(|| corrupt("kind"))?;
+        let id_token_alg = Alg::parse(&r.id_token_alg).ok_or_else(|| corrupt("id_token_alg"))?;
         let uris: Vec<String> = serde_json::from_str(&r.redirect_uris).map_err(|_| corrupt("redirect_uris"))?;
         let redirect_uris = uris.into_iter().map(RedirectUri::stored).collect();
         let post_logout_redirect_uris =
@@ -51,6 +53,7 @@ impl TryFrom<ClientRow> for Client {
             first_party: r.first_party,
             require_second_factor: r.require_second_factor,
             require_pkce: r.require_pkce,
+            id_token_alg,
             secret_digest: r.secret_digest,
             created_at: from_unix_millis(r.created_at),
             secret_rotated_at: r.secret_rotated_at.map(from_unix_millis),
@@ -86,8 +89,8 @@ impl ClientTx for SqlTx {
         let uris: Vec<&str> = client.redirect_uris.iter().map(RedirectUri::as_str).collect();
         sqlx::query(concat!(
             "INSERT INTO oidc_clients (client_id, name, kind, redirect_uris, post_logout_redirect_uris,",
-            " backchannel_logout_uri, first_party, require_second_factor, require_pkce, secret_digest, created_at)",
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+            " backchannel_logout_uri, first_party, require_second_factor, require_pkce, id_token_alg, secret_digest,",
+            " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(&client.client_id)
         .bind(&client.name)
@@ -98,6 +101,7 @@ impl ClientTx for SqlTx {
         .bind(client.first_party)
         .bind(client.require_second_factor)
         .bind(client.require_pkce)
+        .bind(client.id_token_alg.as_str())
         .bind(&client.secret_digest)
         .bind(to_unix_millis(now))
         .execute(&mut *self.conn)

@@ -7,7 +7,9 @@
 mod common;
 
 use common::TestApp;
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims};
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreUserInfoClaims,
+};
 use openidconnect::{
     AccessTokenHash, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse as _,
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenResponse as _,
@@ -30,13 +32,17 @@ async fn portal() -> TestApp {
 }
 
 async fn register(app: &TestApp, public: bool) -> (String, Option<String>) {
+    register_with(app, ClientRequest { public, ..ClientRequest::default() }).await
+}
+
+/// A first-party client with the test's addresses and what `request` says besides.
+async fn register_with(app: &TestApp, request: ClientRequest) -> (String, Option<String>) {
     let request = ClientRequest {
         name: "Prise de rendez-vous".into(),
         redirect_uris: vec![CALLBACK.into()],
         post_logout_redirect_uris: vec![GOODBYE.into()],
-        public,
         first_party: true,
-        ..ClientRequest::default()
+        ..request
     };
     let created = app.services.clients.create(&request, &RequestContext::cli()).await.unwrap();
     (created.client.client_id, created.secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned()))
@@ -138,6 +144,61 @@ async fn a_service_signs_in_with_the_openidconnect_crate_and_reads_userinfo() {
 
     let actions = app.store.audit_events(&Default::default()).await.unwrap();
     assert!(actions.iter().any(|e| e.action == "oidc_tokens_issued"), "{actions:?}");
+}
+
+#[tokio::test]
+async fn a_client_registered_with_es256_gets_its_id_tokens_signed_with_the_published_es256_key() {
+    let app = portal().await;
+    let (client_id, secret) =
+        register_with(&app, ClientRequest { id_token_alg: Some("ES256".into()), ..ClientRequest::default() }).await;
+    let rp = relying_party(&app, &client_id, secret.as_deref()).await;
+    let browser = app.browser();
+    jeanne(&app, &browser).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, state, nonce) = rp
+        .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = code_from(&app, &browser, &url, &state).await;
+    let tokens = rp
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&http())
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap();
+    assert_eq!(id_token.signing_alg().unwrap(), &CoreJwsSigningAlgorithm::EcdsaP256Sha256);
+    // Verified against the JWKS's ES256 key, by a verifier allowing that algorithm only.
+    let es256 = rp.id_token_verifier().set_allowed_algs(vec![CoreJwsSigningAlgorithm::EcdsaP256Sha256]);
+    let claims = id_token.claims(&es256, &nonce).unwrap();
+    let expected = AccessTokenHash::from_token(
+        tokens.access_token(),
+        id_token.signing_alg().unwrap(),
+        id_token.signing_key(&es256).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims.access_token_hash(), Some(&expected));
+
+    // The other clients keep RS256, and an unknown algorithm is refused at registration.
+    let (default_client, _) = register(&app, false).await;
+    assert_eq!(app.services.clients.get(&default_client).await.unwrap().id_token_alg, sesame_core::signing::Alg::Rs256);
+    let refused = app
+        .services
+        .clients
+        .create(
+            &ClientRequest {
+                name: "x".into(),
+                redirect_uris: vec![CALLBACK.into()],
+                id_token_alg: Some("none".into()),
+                ..ClientRequest::default()
+            },
+            &RequestContext::cli(),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(sesame_core::oidc::ClientError::Invalid(p)) if p.iter().any(|m| m.contains("RS256 or ES256")))
+    );
 }
 
 /// Signs Jeanne in for a confidential first-party client: (client_id, secret, code, verifier).

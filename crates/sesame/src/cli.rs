@@ -311,6 +311,10 @@ pub struct ClientArgs {
     /// Let a confidential client go without PKCE (S256 is required by default).
     #[arg(long)]
     pub pkce_optional: bool,
+    /// How its ID tokens are signed: RS256 (the default, which every library accepts) or ES256
+    /// (OpenID Connect's id_token_signed_response_alg)
+    #[arg(long, value_name = "ALG")]
+    pub id_token_alg: Option<String>,
     /// Print {"client_id", "client_secret"} as JSON.
     #[arg(long)]
     pub json: bool,

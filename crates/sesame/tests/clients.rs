@@ -59,6 +59,7 @@ fn a_confidential_client_gets_a_secret_once_and_the_database_keeps_its_digest() 
     assert_eq!(shown["redirect_uris"].as_array().unwrap().len(), 2);
     assert_eq!(shown["first_party"], true);
     assert_eq!(shown["require_pkce"], true, "PKCE by default");
+    assert_eq!(shown["id_token_signed_response_alg"], "RS256", "RS256 by default");
     assert_eq!(shown["backchannel_logout_uri"], "https://rdv.normand-esante.fr/oidc/logout");
     assert!(!show.stdout.contains(secret) && !show.stdout.contains("digest"));
     let text = sesame.run(&["client", "show", client_id]).ok();
@@ -85,6 +86,36 @@ fn a_public_client_has_no_secret_and_always_pkce() {
     let client_id = json["client_id"].as_str().unwrap();
     let shown: Value = serde_json::from_str(&sesame.run(&["client", "show", client_id, "--json"]).ok().stdout).unwrap();
     assert_eq!((shown["kind"].as_str(), shown["require_pkce"].as_bool()), (Some("public"), Some(true)));
+    let es256 = created(
+        &sesame,
+        &[
+            "client",
+            "create",
+            "--name",
+            "Tiles",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--id-token-alg",
+            "ES256",
+        ],
+    );
+    let text = sesame.run(&["client", "show", es256["client_id"].as_str().unwrap()]).ok();
+    assert!(text.stdout.contains("ID tokens signed with:  ES256"), "{}", text.stdout);
+    let none = sesame
+        .run(&[
+            "client",
+            "create",
+            "--name",
+            "X",
+            "--public",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--id-token-alg",
+            "none",
+        ])
+        .bad_input();
+    assert!(none.stderr.contains("--id-token-alg 'none': choose RS256 or ES256"), "{}", none.stderr);
     let rotate = sesame.run(&["client", "rotate-secret", client_id]).bad_input();
     assert!(rotate.stderr.contains("is public: it has no secret"), "{}", rotate.stderr);
     let refused = sesame

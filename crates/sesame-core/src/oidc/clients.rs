@@ -10,6 +10,7 @@ use crate::client::{Client, ClientKind, NewClient, RedirectUri, check_web_uri};
 use crate::deps::Deps;
 use crate::error::AuthError;
 use crate::secret::{digest, generate_token};
+use crate::signing::Alg;
 
 /// What an operator asks for.
 #[derive(Debug, Clone, Default)]
@@ -23,6 +24,8 @@ pub struct ClientRequest {
     pub require_second_factor: bool,
     /// Let a confidential client go without PKCE (a library too old for it); never a public one.
     pub pkce_optional: bool,
+    /// `RS256` (the default) or `ES256`: how its ID tokens are signed.
+    pub id_token_alg: Option<String>,
 }
 
 /// A client just registered, or given a new secret: the secret, in clear, this once.
@@ -152,6 +155,13 @@ fn checked(request: &ClientRequest, kind: ClientKind) -> Result<NewClient, Clien
     if request.pkce_optional && kind == ClientKind::Public {
         problems.push("a public client always uses PKCE: drop --pkce-optional".to_owned());
     }
+    let id_token_alg = match request.id_token_alg.as_deref() {
+        None => Alg::Rs256,
+        Some(asked) => Alg::parse(&asked.to_ascii_uppercase()).unwrap_or_else(|| {
+            problems.push(format!("--id-token-alg '{asked}': choose RS256 or ES256"));
+            Alg::Rs256
+        }),
+    };
     if !problems.is_empty() {
         return Err(ClientError::Invalid(problems));
     }
@@ -165,6 +175,7 @@ fn checked(request: &ClientRequest, kind: ClientKind) -> Result<NewClient, Clien
         first_party: request.first_party,
         require_second_factor: request.require_second_factor,
         require_pkce: !request.pkce_optional,
+        id_token_alg,
         secret_digest: None,
     })
 }

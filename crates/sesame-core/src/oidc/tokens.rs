@@ -136,7 +136,8 @@ impl Tokens {
             auth_time: taken.code.auth_time,
             auth_method: taken.code.auth_method,
         };
-        let request = Issue { account: &account, grant: &grant, nonce: taken.code.nonce.as_deref() };
+        let request =
+            Issue { account: &account, grant: &grant, nonce: taken.code.nonce.as_deref(), alg: client.id_token_alg };
         let issued = self.issue(&mut *tx, &request, grant.scopes.clone(), now).await?;
         let event = AuditEvent::about(AuditAction::OidcTokensIssued, Outcome::Success, &account, ctx)
             .with_details(serde_json::json!({ "client_id": client.client_id, "scopes": grant.scopes }));
@@ -226,7 +227,7 @@ impl Tokens {
             return Err(invalid_grant("the refresh token has expired or was revoked"));
         }
         let account = self.active_account(token.grant.account_id).await?;
-        let request = Issue { account: &account, grant: &token.grant, nonce: None };
+        let request = Issue { account: &account, grant: &token.grant, nonce: None, alg: client.id_token_alg };
         let issued = self.issue(&mut *tx, &request, scope, now).await?;
         let event = AuditEvent::about(AuditAction::OidcTokensRefreshed, Outcome::Success, &account, ctx)
             .with_details(serde_json::json!({ "client_id": client.client_id, "scopes": issued.scope }));
@@ -290,14 +291,15 @@ impl Tokens {
             now,
             lifetime,
         };
-        let id_token = self.sign(&id_token.claims()).await?;
+        let id_token = self.sign(request.alg, &id_token.claims()).await?;
         Ok(Issued { access_token, refresh_token, id_token, expires_in: lifetime.whole_seconds(), scope })
     }
 
-    /// RS256, the algorithm every relying party accepts (OpenID Connect Discovery 3).
-    async fn sign(&self, claims: &Value) -> Result<String, TokenError> {
+    /// With the client's algorithm: RS256 (what every relying party accepts, OpenID Connect
+    /// Discovery 3) unless it registered ES256. Both hash with SHA-256, as `at_hash` does.
+    async fn sign(&self, alg: Alg, claims: &Value) -> Result<String, TokenError> {
         let keys = self.keys.current().await?;
-        let signer = keys.signer(Alg::Rs256).ok_or_else(|| AuthError::Internal("no RS256 signing key".to_owned()))?;
+        let signer = keys.signer(alg).ok_or_else(|| AuthError::Internal(format!("no {} signing key", alg.as_str())))?;
         signer.sign("JWT", claims).map_err(|e| AuthError::Internal(e.to_string()).into())
     }
 }
@@ -306,6 +308,7 @@ struct Issue<'a> {
     account: &'a Account,
     grant: &'a TokenGrant,
     nonce: Option<&'a str>,
+    alg: Alg,
 }
 
 /// RFC 7636 4.6, S256 only: BASE64URL(SHA256(verifier)) == challenge, the verifier being 43 to

@@ -21,6 +21,7 @@ fn client(kind: ClientKind, require_pkce: bool) -> Client {
         first_party: false,
         require_second_factor: false,
         require_pkce,
+        id_token_alg: sesame_core::signing::Alg::Rs256,
         secret_digest: None,
     }
     .registered(datetime!(2026-12-01 09:00 UTC))

@@ -1,6 +1,7 @@
 //! The OpenID Connect half of the port, on both backends.
 
 use sesame_core::oidc::{ClientKind, NewClient, RedirectUri};
+use sesame_core::signing::Alg;
 
 use super::{Db, T0};
 use time::Duration;
@@ -19,6 +20,7 @@ fn client(client_id: &str, name: &str, kind: ClientKind) -> NewClient {
         first_party: true,
         require_second_factor: false,
         require_pkce: true,
+        id_token_alg: if kind == ClientKind::Public { Alg::Es256 } else { Alg::Rs256 },
         secret_digest: (kind == ClientKind::Confidential).then(|| vec![7; 32]),
     }
 }
@@ -44,6 +46,8 @@ pub(crate) async fn oidc_clients_keep_their_uris_in_order_and_a_secret_digest(db
     assert_eq!(rdv.post_logout_redirect_uris, ["https://rdv.example/"]);
     assert_eq!(rdv.backchannel_logout_uri.as_deref(), Some("https://rdv.example/logout"));
     assert!(rdv.first_party && rdv.require_pkce && !rdv.require_second_factor);
+    assert_eq!(rdv.id_token_alg, Alg::Rs256);
+    assert_eq!(store.oidc_client("c-app").await.unwrap().unwrap().id_token_alg, Alg::Es256);
     assert_eq!(rdv.secret_digest.as_deref(), Some(&[7u8; 32][..]));
     assert_eq!((rdv.created_at, rdv.secret_rotated_at), (T0, None));
     assert!(store.oidc_client("C-RDV").await.unwrap().is_none(), "client ids are exact");

@@ -64,6 +64,7 @@ fn request(args: &ClientArgs) -> ClientRequest {
         first_party: args.first_party,
         require_second_factor: args.require_second_factor,
         pkce_optional: args.pkce_optional,
+        id_token_alg: args.id_token_alg.clone(),
     }
 }
 
@@ -115,6 +116,7 @@ fn describe(client: &Client) -> Value {
         "first_party": client.first_party,
         "require_second_factor": client.require_second_factor,
         "require_pkce": client.needs_pkce(),
+        "id_token_signed_response_alg": client.id_token_alg.as_str(),
         "created_at": format_utc(client.created_at),
         "secret_rotated_at": client.secret_rotated_at.map(format_utc),
     })
@@ -136,6 +138,7 @@ fn print_client(client: &Client) {
     println!("  first party (no consent): {}", yes_no(client.first_party));
     println!("  two factors required:   {}", yes_no(client.require_second_factor));
     println!("  PKCE required:          {}", yes_no(client.needs_pkce()));
+    println!("  ID tokens signed with:  {}", client.id_token_alg.as_str());
     println!("  created:                {}", format_utc(client.created_at));
     if let Some(at) = client.secret_rotated_at {
         println!("  secret replaced:        {}", format_utc(at));
