@@ -152,8 +152,20 @@ impl SignIn {
         ctx: &RequestContext,
         now: OffsetDateTime,
     ) -> Result<SecretString, AuthError> {
-        let account = &verified.account;
         verified.keep_better_hash(tx).await?;
+        self.ticket(tx, &verified.account, channel, client_name, ctx, now).await
+    }
+
+    /// The ticket of a second step for `account`, in `tx`, audited as a second step asked.
+    pub(crate) async fn ticket(
+        &self,
+        tx: &mut dyn Tx,
+        account: &Account,
+        channel: &str,
+        client_name: Option<&str>,
+        ctx: &RequestContext,
+        now: OffsetDateTime,
+    ) -> Result<SecretString, AuthError> {
         let token = generate_token(32);
         let ticket = NewTicket {
             token_hash: digest(token.expose_secret()),

@@ -244,6 +244,37 @@ async fn a_service_that_needs_two_factors_is_refused_for_an_account_without_a_se
 }
 
 #[tokio::test]
+async fn a_password_session_steps_up_with_its_second_factor_for_a_service_that_needs_two() {
+    let app = TestApp::start().await;
+    let client_id = register(&app, true, true).await;
+    let browser = app.browser();
+    let temporary = app.jeanne().await;
+    app.first_connection(&browser, "jdupont", &temporary, common::PERSONAL).await;
+    let (secret, _) = common::enrol_app(&app, &browser).await;
+    let none = app.get(&browser, &authorize_path(&client_id, &[("prompt", "none")])).await;
+    assert_eq!(back_to_service(&none)["error"], "interaction_required");
+
+    let path = authorize_path(&client_id, &[]);
+    let step_up = app.get(&browser, &path).await;
+    assert_eq!(step_up.location(), Some("/connexion/second-facteur"), "the code only, not the password again");
+    let step = app.get(&browser, "/connexion/second-facteur").await;
+    let wrong = app.post(&browser, "/connexion/second-facteur", &step, &[("code", "000000")]).await;
+    assert!(wrong.errors()[0].starts_with("Code incorrect."), "{:?}", wrong.errors());
+    assert_eq!(app.get(&browser, &path).await.location(), Some("/connexion/second-facteur"), "no code without it");
+
+    app.clock.advance(time::Duration::seconds(30)); // the enrolment used the current code
+    let step = app.get(&browser, "/connexion/second-facteur").await;
+    let code = secret.code_at(common::now(&app));
+    let passed = app.post(&browser, "/connexion/second-facteur", &step, &[("code", &code)]).await;
+    assert_eq!(passed.location(), Some("/services"));
+    assert_eq!(app.get(&browser, "/services").await.location(), Some(path.as_str()));
+    assert!(back_to_service(&app.get(&browser, &path).await).contains_key("code"));
+    let events = app.services.store().audit_events(&Default::default()).await.unwrap();
+    let count = |action: &str| events.iter().filter(|e| e.action == action).count();
+    assert_eq!((count("second_factor_failed"), count("second_factor_succeeded")), (1, 1));
+}
+
+#[tokio::test]
 async fn a_sign_in_older_than_max_age_is_made_again_and_prompt_none_does_not_hide_it() {
     let app = TestApp::start().await;
     let client_id = register(&app, true, false).await;

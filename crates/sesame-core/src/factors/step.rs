@@ -1,6 +1,7 @@
 //! The second step of a sign-in: the ticket a correct password earned, the throttling gate
 //! (the password's counters), the code; then what the grant's transaction writes.
 
+use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use super::{FactorProof, SecondFactors, factor_mail};
@@ -11,7 +12,7 @@ use crate::mail::{FactorChange, OutboxMail};
 use crate::model::{Account, AccountStatus};
 use crate::secret::digest;
 use crate::session::AuthMethod;
-use crate::sessions::OpenedSession;
+use crate::sessions::{OpenedSession, SignedIn};
 use crate::signin::Verified;
 use crate::store::Tx;
 use crate::throttle::Gate;
@@ -95,6 +96,26 @@ impl SecondFactors {
         let opened = self.sessions.open_in(tx.as_mut(), account, passed.method, temporary, ctx, now).await?;
         tx.commit().await?;
         Ok(StepOutcome::Passed(Box::new(opened)))
+    }
+
+    /// A step-up: a service asks for two factors of a browser session opened with a password
+    /// alone. The session's password stands for the first step, so the ticket is the one a
+    /// password earns at sign-in, and the second step opens a new session of two factors.
+    /// `None` when there is nothing to step up: a session of two factors already, a password
+    /// still temporary, or an account without a confirmed second factor.
+    pub async fn step_up(&self, user: &SignedIn, ctx: &RequestContext) -> Result<Option<SecretString>, AuthError> {
+        let session = &user.session;
+        if session.auth_method.is_multi_factor()
+            || session.must_change_password
+            || !self.sign_in.needs_second_step(&user.account).await?
+        {
+            return Ok(None);
+        }
+        let now = self.deps.now();
+        let mut tx = self.deps.store.begin().await?;
+        let ticket = self.sign_in.ticket(tx.as_mut(), &user.account, "browser", None, ctx, now).await?;
+        tx.commit().await?;
+        Ok(Some(ticket))
     }
 
     /// Whether a ticket of this channel is live (the second-step page checks it before asking).

@@ -23,6 +23,9 @@ pub enum Decision {
     /// Send the person to "Je me connecte", then back here. `again`: even though a session
     /// exists (`prompt=login`, `max_age`, or two factors needed).
     SignIn { again: bool },
+    /// The session has a password only and the service asks for two factors: the second step
+    /// of the account (a step-up), then back here.
+    SecondStep,
     /// Back to the service with this error (RFC 6749 4.1.2.1, OpenID Connect Core 3.1.2.6).
     Refuse { error: &'static str, description: &'static str },
     /// Ask the person.
@@ -68,7 +71,11 @@ pub fn decide(
                 description: "this service needs two factors, and the account has no second factor",
             };
         }
-        return sign_in(true);
+        return if request.prompt_none {
+            Decision::Refuse { error: "interaction_required", description: "this service needs a second step" }
+        } else {
+            Decision::SecondStep
+        };
     }
     if request.client.first_party || (consented && !request.prompt_consent) {
         return Decision::Grant;

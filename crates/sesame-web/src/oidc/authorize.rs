@@ -13,6 +13,7 @@ use sesame_core::sessions::SignedIn;
 
 use crate::error::WebError;
 use crate::extract::{CsrfForm, Visitor};
+use crate::pages::second_step;
 use crate::request::Client;
 use crate::resume::{self, Pending};
 use crate::state::AppState;
@@ -81,10 +82,25 @@ async fn answer(
     let decision = decide(request, user, pending.as_ref().map(|p| p.asked_at), has_factor, consented, now);
     let mut response = match (decision, user) {
         (Decision::SignIn { again }, _) => {
-            let pending = Pending { asked_at: now, query: query.to_owned() };
-            let mut response = see_other(if again { "/connexion?encore=service" } else { "/connexion?pour=service" });
-            response.headers_mut().append(header::SET_COOKIE, resume::set(jar, &pending));
-            return Ok(response);
+            return Ok(to_sign_in(
+                state,
+                now,
+                query,
+                if again { "/connexion?encore=service" } else { "/connexion?pour=service" },
+            ));
+        }
+        (Decision::SecondStep, Some(user)) => {
+            let ctx = client.context(Actor::Account(user.account.id));
+            return Ok(match state.services.factors.step_up(user, &ctx).await? {
+                Some(ticket) => {
+                    let mut response = to_sign_in(state, now, query, second_step::PATH);
+                    let cookie = second_step::ticket_cookie(state, Some(ticket.expose_secret()));
+                    response.headers_mut().append(header::SET_COOKIE, cookie);
+                    response
+                }
+                // The factor went away meanwhile: both factors from the start.
+                None => to_sign_in(state, now, query, "/connexion?encore=service"),
+            });
         }
         (Decision::Refuse { error, description }, _) => back_error(state, request, error, description),
         (Decision::Consent, Some(_)) if consent.is_none() => {
@@ -101,13 +117,21 @@ async fn answer(
                 back_code(state, request, code.expose_secret())
             }
         }
-        (Decision::Consent | Decision::Grant, None) => see_other("/"), // decide asks for a sign-in first
+        (Decision::Consent | Decision::Grant | Decision::SecondStep, None) => see_other("/"), // decide asks for a sign-in first
     };
     if pending.is_some() {
         response.headers_mut().append(header::SET_COOKIE, resume::clear(jar));
     }
     // The consent form's answer goes to the service: not as a redirect of the form's navigation.
     Ok(if consent.is_some() { crate::view::fresh_navigation(response) } else { response })
+}
+
+/// To a sign-in page (`to`), the request kept in the cookie to resume from "Mes services".
+fn to_sign_in(state: &AppState, now: time::OffsetDateTime, query: &str, to: &str) -> Response {
+    let pending = Pending { asked_at: now, query: query.to_owned() };
+    let mut response = see_other(to);
+    response.headers_mut().append(header::SET_COOKIE, resume::set(state.cookies(), &pending));
+    response
 }
 
 /// The request checked against its client: `Err` is the refusal to answer.
