@@ -22,7 +22,7 @@ pub use clients::{
 };
 pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
 pub use grants::{
-    Consent, GrantStore, GrantTx, NewCode, NewOidcToken, OidcToken, OidcTokenKind, TakenCode, TokenGrant,
+    Consent, GrantStore, GrantTx, NewCode, NewOidcToken, OidcFamily, OidcToken, OidcTokenKind, TakenCode, TokenGrant,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,9 @@
 // GrantTx}`), included by `backend.rs`. A code or a token is only ever its digest.
 
 use sesame_core::session::AuthMethod;
-use sesame_core::store::{Consent, GrantStore, GrantTx, NewCode, NewOidcToken, OidcToken, OidcTokenKind, TakenCode, TokenGrant};
+use sesame_core::store::{
+    Consent, GrantStore, GrantTx, NewCode, NewOidcToken, OidcFamily, OidcToken, OidcTokenKind, TakenCode, TokenGrant,
+};
 
 #[derive(sqlx::FromRow)]
 struct CodeRow {
@@ -117,6 +119,36 @@ impl GrantStore for SqlStore {
         .await
         .map_err(map_err)?;
         row.map(OidcToken::try_from).transpose()
+    }
+
+    async fn oidc_families_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<OidcFamily>> {
+        let rows: Vec<(i64, String, String, bool, String, i64, i64)> = sqlx::query_as(concat!(
+            "SELECT t.code_id, t.client_id, k.name, t.offline, t.auth_method, t.auth_time, t.created_at",
+            " FROM oidc_tokens t JOIN oidc_clients k ON k.client_id = t.client_id",
+            " WHERE t.account_id = $1 AND t.kind = 'refresh' AND t.used_at IS NULL AND t.revoked_at IS NULL",
+            " AND t.expires_at > $2 AND (t.offline OR EXISTS (SELECT 1 FROM sessions s WHERE s.id = t.session_id",
+            " AND s.revoked_at IS NULL AND s.idle_expires_at > $2 AND s.absolute_expires_at > $2))",
+            " ORDER BY t.created_at DESC, t.code_id DESC"
+        ))
+        .bind(account.0)
+        .bind(to_unix_millis(now))
+        .fetch_all(&mut *self.readers.acquire().await?)
+        .await
+        .map_err(map_err)?;
+        rows.into_iter()
+            .map(|(code_id, client_id, client_name, offline, method, auth_time, last_used)| {
+                let auth_method = auth_method("oidc_tokens family", code_id, &method)?;
+                Ok(OidcFamily {
+                    code_id,
+                    client_id,
+                    client_name,
+                    offline,
+                    auth_method,
+                    auth_time: from_unix_millis(auth_time),
+                    last_used_at: from_unix_millis(last_used),
+                })
+            })
+            .collect()
     }
 }
 

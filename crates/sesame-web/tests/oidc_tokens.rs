@@ -513,6 +513,42 @@ async fn a_service_introspects_its_own_tokens_and_revokes_a_family() {
     assert_eq!(actions.iter().filter(|e| e.action == "oidc_token_revoked").count(), 1, "{actions:?}");
 }
 
+#[tokio::test]
+async fn a_service_s_tokens_are_listed_in_mon_compte_and_ended_there_by_their_holder_only() {
+    let app = portal().await;
+    let browser = app.browser();
+    jeanne(&app, &browser).await;
+    let (client_id, secret, code, verifier) = a_code_in(&app, &browser, "openid offline_access").await;
+    let (_, tokens, _) = token(&app, (&client_id, &secret), &exchange(&code, &verifier)).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let account = app.get(&browser, "/mon-compte").await;
+    assert!(account.body.contains("Service : Prise de rendez-vous (accès prolongé)"), "{}", account.body);
+    let family = common::between(&account.body, "name=\"service\" value=\"", "\"").to_owned();
+
+    // Another professional cannot end it from their own "Mon compte".
+    let other = app.browser();
+    let temporary = app.create("Paul", "Martin", "paul.martin@example.fr").await;
+    app.first_connection(&other, "pmartin", &temporary, PERSONAL).await;
+    let theirs = app.get(&other, "/mon-compte").await;
+    let refused = app.post(&other, "/mon-compte/sessions/terminer", &theirs, &[("service", &family)]).await;
+    assert_eq!(refused.location(), Some("/mon-compte"));
+    let garbage = app.post(&other, "/mon-compte/sessions/terminer", &theirs, &[("service", "x")]).await;
+    assert_eq!(garbage.location(), Some("/mon-compte"), "a tampered value ends nothing");
+    assert_eq!(userinfo_status(&app, access).await, 200, "nothing changed");
+
+    let ended = app.post(&browser, "/mon-compte/sessions/terminer", &account, &[("service", &family)]).await;
+    assert_eq!(ended.location(), Some("/mon-compte?confirmation=session-terminee"));
+    assert_eq!(userinfo_status(&app, access).await, 401);
+    let (status, body, _) =
+        token(&app, (&client_id, &secret), &refresh(tokens["refresh_token"].as_str().unwrap(), None)).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
+    let account = app.get(&browser, "/mon-compte").await;
+    assert!(!account.body.contains("Service : Prise de rendez-vous"), "{}", account.body);
+    assert!(signed_in(&app, &browser).await, "the portal session stays");
+    let events = app.store.audit_events(&Default::default()).await.unwrap();
+    assert!(events.iter().any(|e| e.action == "oidc_token_revoked" && e.details["by"] == "account"), "{events:?}");
+}
+
 /// Jeanne signed in, and the tokens a service got in that browser session: (browser,
 /// client_id, token response).
 async fn signed_in_service(app: &TestApp) -> (reqwest::Client, String, Value) {

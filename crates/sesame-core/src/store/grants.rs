@@ -119,6 +119,21 @@ pub struct Consent {
     pub granted_at: OffsetDateTime,
 }
 
+/// A family of tokens a service holds for the account, as "Mon compte" lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcFamily {
+    /// The family's name: the id of the code it began with.
+    pub code_id: i64,
+    pub client_id: String,
+    pub client_name: String,
+    /// `offline_access`: it outlives the browser session.
+    pub offline: bool,
+    pub auth_method: AuthMethod,
+    pub auth_time: OffsetDateTime,
+    /// When its live refresh token was issued: the last exchange or refresh.
+    pub last_used_at: OffsetDateTime,
+}
+
 #[async_trait]
 pub trait GrantStore {
     /// The scopes this account let this client have, if it did.
@@ -127,6 +142,9 @@ pub trait GrantStore {
     async fn consents_of(&self, account: AccountId) -> StoreResult<Vec<Consent>>;
     /// A token by its digest, whatever its state.
     async fn oidc_token(&self, token_hash: &[u8], now: OffsetDateTime) -> StoreResult<Option<OidcToken>>;
+    /// The account's token families that can still be refreshed (a live refresh token, and an
+    /// open browser session unless `offline`), most recently used first.
+    async fn oidc_families_of(&self, account: AccountId, now: OffsetDateTime) -> StoreResult<Vec<OidcFamily>>;
 }
 
 #[async_trait]

@@ -273,12 +273,31 @@ pub(crate) async fn codes_are_taken_once_and_token_families_end_together(db: &Db
     assert_eq!((refresh.kind, refresh.grant.clone()), (OidcTokenKind::Refresh, grant(seven, browser, false)));
     assert!(refresh.is_live(T0) && !refresh.is_live(T0 + Duration::days(30)));
 
+    // "Mon compte" lists the families a refresh still works for, most recently used first.
+    let families = |at| async move { store.oidc_families_of(jeanne, at).await.unwrap() };
+    let listed: Vec<(i64, bool)> = families(T0).await.iter().map(|f| (f.code_id, f.offline)).collect();
+    assert_eq!(listed, [(nine, false), (eight, true), (seven, false)]);
+    let eight_listed = families(T0).await.into_iter().find(|f| f.code_id == eight).unwrap();
+    assert_eq!(
+        (eight_listed.client_name.as_str(), eight_listed.auth_method),
+        ("Prise de rendez-vous", AuthMethod::Password)
+    );
+    assert_eq!((eight_listed.auth_time, eight_listed.last_used_at), (T0, T0));
+    let after_idle: Vec<i64> = families(T0 + Duration::hours(2)).await.iter().map(|f| f.code_id).collect();
+    assert_eq!(after_idle, [eight], "sessions idle: only the offline family can be refreshed");
+    assert!(
+        store.oidc_families_of(sesame_core::model::AccountId(jeanne.0 + 1000), T0).await.unwrap().is_empty(),
+        "another account"
+    );
+
     let mut tx = store.begin().await.unwrap();
     assert!(tx.use_oidc_token(refresh.id, T0).await.unwrap());
     assert!(!tx.use_oidc_token(refresh.id, T0).await.unwrap(), "used once");
     assert_eq!(tx.revoke_oidc_family(seven, T0).await.unwrap(), 2);
     tx.commit().await.unwrap();
     assert!(read(20).await.revoked_at.is_some() && read(22).await.revoked_at.is_none(), "only that family");
+    let listed: Vec<i64> = families(T0).await.iter().map(|f| f.code_id).collect();
+    assert_eq!(listed, [nine, eight], "a used or revoked refresh token is no family to list");
 
     // Signing out ends the session's tokens, but not the offline ones; signing out elsewhere
     // ends the other sessions'.

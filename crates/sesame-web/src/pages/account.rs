@@ -77,6 +77,7 @@ fn session_view(s: &Session, current: SessionId) -> serde_json::Value {
     json!({
         "id": s.id.0,
         "application": null,
+        "service": null,
         "current": s.id == current,
         "device": device(s.user_agent.as_deref()),
         "method": method_label(s.auth_method),
@@ -100,12 +101,26 @@ async fn account_page(
         json!({
             "id": null,
             "application": t.family,
+            "service": null,
             "current": false,
             "device": format!("Application : {}", t.client_name.as_deref().unwrap_or("sans nom")),
             "method": method_label(t.auth_method),
             "ip": t.ip.as_deref().unwrap_or("inconnue"),
             "created": when(t.created_at),
             "last_seen": when(t.created_at),
+        })
+    }));
+    views.extend(state.services.oidc_tokens.families_of(&user.account).await?.iter().map(|f| {
+        json!({
+            "id": null,
+            "application": null,
+            "service": f.code_id,
+            "current": false,
+            "device": format!("Service : {}{}", f.client_name, if f.offline { " (accès prolongé)" } else { "" }),
+            "method": method_label(f.auth_method),
+            "ip": "—",
+            "created": when(f.auth_time),
+            "last_seen": when(f.last_used_at),
         })
     }));
     let second = state.services.factors.of(&user.account).await?;
@@ -209,13 +224,18 @@ pub async fn change_password(
     Ok(state.views.render(&headers, Some(&user), page))
 }
 
+/// Which row's "Terminer cette session" was pressed. Numbers are read by the handler: a
+/// tampered value ends nothing and is no error page.
 #[derive(Debug, Deserialize)]
 pub struct SessionForm {
     #[serde(default)]
-    session: Option<i64>,
+    session: Option<String>,
     /// A desktop application's sign-in (token family).
     #[serde(default)]
     application: Option<String>,
+    /// A service's tokens (OpenID Connect family, by its code's id).
+    #[serde(default)]
+    service: Option<String>,
 }
 
 pub async fn end_session(
@@ -228,7 +248,14 @@ pub async fn end_session(
         state.services.tokens.end_family(&user.account, family, &ctx).await?;
         return Ok(see_other("/mon-compte?confirmation=session-terminee"));
     }
-    let Some(id) = form.session else {
+    if let Some(family) = form.service.filter(|f| !f.is_empty()) {
+        let ended = match family.parse() {
+            Ok(family) => state.services.oidc_tokens.end_family(&user.account, family, &ctx).await?,
+            Err(_) => false,
+        };
+        return Ok(see_other(if ended { "/mon-compte?confirmation=session-terminee" } else { "/mon-compte" }));
+    }
+    let Some(id) = form.session.and_then(|s| s.parse::<i64>().ok()) else {
         return Ok(see_other("/mon-compte"));
     };
     state.services.sessions.end_one(&user, SessionId(id), &ctx).await?;

@@ -10,7 +10,7 @@ use crate::error::AuthError;
 use crate::model::{Account, AccountStatus};
 use crate::oidc::claims;
 use crate::secret::digest;
-use crate::store::{OidcToken, OidcTokenKind};
+use crate::store::{OidcFamily, OidcToken, OidcTokenKind};
 
 impl Tokens {
     /// The userinfo endpoint's check of a bearer token.
@@ -51,6 +51,26 @@ impl Tokens {
         tx.append_audit(&event.with_details(details), now).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The families of tokens the account's services hold, for "Mon compte".
+    pub async fn families_of(&self, account: &Account) -> Result<Vec<OidcFamily>, AuthError> {
+        Ok(self.deps.store.oidc_families_of(account.id, self.deps.now()).await?)
+    }
+
+    /// "Terminer cette session" on a service's row of "Mon compte": the family revoked, if it is
+    /// one of the account's and still live; false otherwise (nothing changed).
+    pub async fn end_family(&self, account: &Account, code_id: i64, ctx: &RequestContext) -> Result<bool, AuthError> {
+        let now = self.deps.now();
+        let families = self.deps.store.oidc_families_of(account.id, now).await?;
+        let Some(family) = families.iter().find(|f| f.code_id == code_id) else { return Ok(false) };
+        let mut tx = self.deps.store.begin().await?;
+        let revoked = tx.revoke_oidc_family(code_id, now).await?;
+        let details = serde_json::json!({ "client_id": family.client_id, "by": "account", "tokens_revoked": revoked });
+        let event = AuditEvent::about(AuditAction::OidcTokenRevoked, Outcome::Success, account, ctx);
+        tx.append_audit(&event.with_details(details), now).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// RFC 7662: what a token of this client means, if it is live and its account active.
