@@ -40,7 +40,7 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 /// Runs `clients` loops of `request` until `duration` ends.
-async fn drive<F, Fut>(
+pub async fn drive<F, Fut>(
     running: &Running,
     name: &str,
     clients: usize,
@@ -125,11 +125,11 @@ fn summarise(
 }
 
 /// Sends a request; its status, or why it got none.
-async fn status_of(request: reqwest::RequestBuilder) -> Result<u16, String> {
+pub async fn status_of(request: reqwest::RequestBuilder) -> Result<u16, String> {
     request.send().await.map(|r| r.status().as_u16()).map_err(|e| e.to_string())
 }
 
-fn client() -> reqwest::Client {
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(2048)
@@ -154,7 +154,7 @@ async fn csrf(http: &reqwest::Client, base: &str) -> (String, String) {
     (cookie, token)
 }
 
-async fn forms(running: &Running, clients: usize) -> Arc<Vec<(String, String)>> {
+pub async fn forms(running: &Running, clients: usize) -> Arc<Vec<(String, String)>> {
     let http = client();
     let mut out = Vec::new();
     for _ in 0..clients {
@@ -178,7 +178,7 @@ pub async fn login_page(running: &Running, clients: usize, duration: Duration) -
     .await
 }
 
-async fn post_login(
+pub async fn post_login(
     http: &reqwest::Client,
     base: &str,
     form: &(String, String),

@@ -4,11 +4,14 @@
 //! Scenarios: (a) GET the login page, (b) correct login with CSRF, (c) wrong password
 //! (throttling off), (d) "Mot de passe oublié" (captcha off, e-mails queued), (e) API session
 //! creation, (f) "Mes services e-santé" with a session, (g) overload: many concurrent logins
-//! while the login page and /healthz are probed. The raw argon2id rate at the same parameters
+//! while the login page and /healthz are probed; OpenID Connect: (h) discovery and JWKS, (i) code
+//! exchange and (j) refresh for an ES256 client, (k) userinfo, (l) code exchange for an RS256
+//! client (bench/src/oidc.rs). The raw argon2id rate at the same parameters
 //! is measured in the same run, on all cores, reusing each thread's memory, just before and just
 //! after the correct-login scenario.
 
 mod load;
+mod oidc;
 mod server;
 
 use clap::Parser;
@@ -139,6 +142,25 @@ async fn run(args: &Args) -> Result<(), String> {
     }
     if args.runs('g') {
         scenarios.push(load::overload(&running, &seeded, args.overload, duration).await);
+    }
+    if args.runs('h') {
+        scenarios.push(oidc::discovery(&running, args.concurrency, duration).await);
+    }
+    if ['i', 'j', 'k'].iter().any(|&s| args.runs(s)) {
+        let service = oidc::Service::setup(&binary, &running, &seeded, args.concurrency, "ES256").await?;
+        if args.runs('i') {
+            scenarios.push(oidc::code_exchange(&running, &service, duration).await);
+        }
+        if args.runs('j') {
+            scenarios.push(oidc::refresh(&running, &service, duration).await);
+        }
+        if args.runs('k') {
+            scenarios.push(oidc::userinfo(&running, &service, duration).await);
+        }
+    }
+    if args.runs('l') {
+        let service = oidc::Service::setup(&binary, &running, &seeded, args.concurrency, "RS256").await?;
+        scenarios.push(oidc::code_exchange(&running, &service, duration).await);
     }
     drop(running);
 

@@ -22,8 +22,9 @@ use crate::oidc::claims::{self, IdToken};
 use crate::oidc::clients::{ClientError, Clients, secret_matches};
 use crate::oidc::keys::SigningKeys;
 use crate::secret::{digest, digest_secret, generate_token};
-use crate::signing::Alg;
+use crate::signing::{Alg, Signer};
 use crate::store::{NewOidcToken, OidcToken, OidcTokenKind, StoreError, TakenCode, TokenGrant, Tx};
+use std::sync::Arc;
 
 mod inspect;
 
@@ -115,6 +116,7 @@ impl Tokens {
         ctx: &RequestContext,
     ) -> Result<Issued, TokenError> {
         let now = self.deps.now();
+        let signer = self.signer(client.id_token_alg).await?;
         let mut tx = self.deps.store.begin().await?;
         let Some(taken) = tx.take_code(&digest(code), now).await? else {
             return Err(invalid_grant("unknown code"));
@@ -136,14 +138,13 @@ impl Tokens {
             auth_time: taken.code.auth_time,
             auth_method: taken.code.auth_method,
         };
-        let request =
-            Issue { account: &account, grant: &grant, nonce: taken.code.nonce.as_deref(), alg: client.id_token_alg };
-        let issued = self.issue(&mut *tx, &request, grant.scopes.clone(), now).await?;
+        let request = Issue { account: &account, grant: &grant, nonce: taken.code.nonce.as_deref(), signer };
+        let minted = self.issue(&mut *tx, request, grant.scopes.clone(), now).await?;
         let event = AuditEvent::about(AuditAction::OidcTokensIssued, Outcome::Success, &account, ctx)
             .with_details(serde_json::json!({ "client_id": client.client_id, "scopes": grant.scopes }));
         tx.append_audit(&event, now).await?;
         tx.commit().await?;
-        Ok(issued)
+        minted.signed()
     }
 
     /// Everything a first exchange must match; the account it is for.
@@ -219,6 +220,9 @@ impl Tokens {
             _ => return Err(invalid_grant("unknown refresh token")),
         };
         let scope = narrowed(&token.grant.scopes, scope)?;
+        // Read before the transaction: the writer is held for writes only.
+        let signer = self.signer(client.id_token_alg).await?;
+        let account = self.deps.store.account_by_id(token.grant.account_id).await?;
         let mut tx = self.deps.store.begin().await?;
         if token.used_at.is_some() || (token.revoked_at.is_none() && !tx.use_oidc_token(token.id, now).await?) {
             return Err(self.replayed_refresh(tx, &token, now, ctx).await);
@@ -226,14 +230,16 @@ impl Tokens {
         if !token.is_live(now) {
             return Err(invalid_grant("the refresh token has expired or was revoked"));
         }
-        let account = self.active_account(token.grant.account_id).await?;
-        let request = Issue { account: &account, grant: &token.grant, nonce: None, alg: client.id_token_alg };
-        let issued = self.issue(&mut *tx, &request, scope, now).await?;
+        let Some(account) = account.filter(|a| a.status == AccountStatus::Active) else {
+            return Err(invalid_grant("the account is not active"));
+        };
+        let request = Issue { account: &account, grant: &token.grant, nonce: None, signer };
+        let minted = self.issue(&mut *tx, request, scope, now).await?;
         let event = AuditEvent::about(AuditAction::OidcTokensRefreshed, Outcome::Success, &account, ctx)
-            .with_details(serde_json::json!({ "client_id": client.client_id, "scopes": issued.scope }));
+            .with_details(serde_json::json!({ "client_id": client.client_id, "scopes": minted.scope }));
         tx.append_audit(&event, now).await?;
         tx.commit().await?;
-        Ok(issued)
+        minted.signed()
     }
 
     async fn replayed_refresh(
@@ -258,14 +264,15 @@ impl Tokens {
         }
     }
 
-    /// Writes a new access token and refresh token of the family, and signs the ID token.
+    /// Writes a new access token and refresh token of the family; the ID token's claims, to
+    /// sign once the transaction commits.
     async fn issue(
         &self,
         tx: &mut dyn Tx,
-        request: &Issue<'_>,
+        request: Issue<'_>,
         scope: String,
         now: OffsetDateTime,
-    ) -> Result<Issued, TokenError> {
+    ) -> Result<Minted, TokenError> {
         let lifetime = self.settings.access_token_lifetime();
         let access_token = generate_token(32);
         let refresh_token = generate_token(32);
@@ -291,16 +298,18 @@ impl Tokens {
             now,
             lifetime,
         };
-        let id_token = self.sign(request.alg, &id_token.claims()).await?;
-        Ok(Issued { access_token, refresh_token, id_token, expires_in: lifetime.whole_seconds(), scope })
+        let claims = id_token.claims();
+        let expires_in = lifetime.whole_seconds();
+        Ok(Minted { access_token, refresh_token, claims, signer: request.signer, expires_in, scope })
     }
 
-    /// With the client's algorithm: RS256 (what every relying party accepts, OpenID Connect
-    /// Discovery 3) unless it registered ES256. Both hash with SHA-256, as `at_hash` does.
-    async fn sign(&self, alg: Alg, claims: &Value) -> Result<String, TokenError> {
+    /// The key of the client's algorithm: RS256 (what every relying party accepts, OpenID
+    /// Connect Discovery 3) unless it registered ES256. Both hash with SHA-256, as `at_hash` does.
+    /// Found before anything is written: a missing key refuses with nothing issued.
+    async fn signer(&self, alg: Alg) -> Result<Arc<Signer>, TokenError> {
         let keys = self.keys.current().await?;
         let signer = keys.signer(alg).ok_or_else(|| AuthError::Internal(format!("no {} signing key", alg.as_str())))?;
-        signer.sign("JWT", claims).map_err(|e| AuthError::Internal(e.to_string()).into())
+        Ok(Arc::clone(signer))
     }
 }
 
@@ -308,7 +317,26 @@ struct Issue<'a> {
     account: &'a Account,
     grant: &'a TokenGrant,
     nonce: Option<&'a str>,
-    alg: Alg,
+    signer: Arc<Signer>,
+}
+
+/// Tokens written in a transaction, their ID token signed once it has committed: signing (RSA
+/// above all) holds no database lock.
+struct Minted {
+    access_token: SecretString,
+    refresh_token: SecretString,
+    claims: Value,
+    signer: Arc<Signer>,
+    expires_in: i64,
+    scope: String,
+}
+
+impl Minted {
+    fn signed(self) -> Result<Issued, TokenError> {
+        let id_token = self.signer.sign("JWT", &self.claims).map_err(|e| AuthError::Internal(e.to_string()))?;
+        let Self { access_token, refresh_token, expires_in, scope, .. } = self;
+        Ok(Issued { access_token, refresh_token, id_token, expires_in, scope })
+    }
 }
 
 /// RFC 7636 4.6, S256 only: BASE64URL(SHA256(verifier)) == challenge, the verifier being 43 to
