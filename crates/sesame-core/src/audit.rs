@@ -102,6 +102,8 @@ pub enum AuditAction {
     OidcCodeReused,
     OidcRefreshReused,
     OidcTokenRevoked,
+    BackchannelLogoutSent,
+    BackchannelLogoutDeferred,
 }
 
 impl AuditAction {
@@ -151,6 +153,8 @@ impl AuditAction {
             Self::OidcCodeReused => "oidc_code_reused",
             Self::OidcRefreshReused => "oidc_refresh_reused",
             Self::OidcTokenRevoked => "oidc_token_revoked",
+            Self::BackchannelLogoutSent => "backchannel_logout_sent",
+            Self::BackchannelLogoutDeferred => "backchannel_logout_deferred",
         }
     }
 }

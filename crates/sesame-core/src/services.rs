@@ -13,7 +13,7 @@ use crate::deps::Deps;
 use crate::factors::{SecondFactorSettings, SecondFactors};
 use crate::hashing::PasswordHasher;
 use crate::limits::AddressLimits;
-use crate::oidc::{Authorizations, Clients, Logouts, OidcSettings, SigningKeys, Tokens};
+use crate::oidc::{Authorizations, BackChannel, Clients, Logouts, OidcSettings, SigningKeys, Tokens};
 use crate::passwords::Passwords;
 use crate::policy::{PasswordPolicy, PolicySettings};
 use crate::reset::{ResetService, ResetSettings};
@@ -72,6 +72,8 @@ pub struct Services {
     pub oidc_tokens: Tokens,
     /// RP-initiated logout's checks.
     pub logouts: Logouts,
+    /// Back-channel logout: the logout tokens owed to services, delivered.
+    pub backchannel: BackChannel,
 }
 
 impl Services {
@@ -107,6 +109,7 @@ impl Services {
                 clients.clone(),
                 signing_keys.clone(),
             ),
+            backchannel: BackChannel::new(deps.clone(), signing_keys.clone(), &settings.public_url),
             logouts: Logouts::new(clients, signing_keys, &settings.public_url),
             authorizations: Authorizations::new(deps.clone()),
             sign_in,

@@ -17,6 +17,7 @@ use time::Duration;
 mod clients;
 mod factors;
 mod grants;
+mod logout;
 pub use clients::{
     ClientStore, ClientTx, SigningKeyStore, SigningKeyTx, StoredSigningKey, signing_key_sealing_context,
 };
@@ -24,6 +25,7 @@ pub use factors::{FactorStore, FactorTx, KeyChallenge, KeyFactor, TotpFactor};
 pub use grants::{
     Consent, GrantStore, GrantTx, NewCode, NewOidcToken, OidcFamily, OidcToken, OidcTokenKind, TakenCode, TokenGrant,
 };
+pub use logout::{LogoutNotice, LogoutNoticeStore};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -73,7 +75,9 @@ pub struct Purged {
 }
 
 #[async_trait]
-pub trait Store: FactorStore + ClientStore + SigningKeyStore + GrantStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    FactorStore + ClientStore + SigningKeyStore + GrantStore + LogoutNoticeStore + Send + Sync + std::fmt::Debug
+{
     /// Starts a write transaction.
     async fn begin(&self) -> StoreResult<Box<dyn Tx>>;
 

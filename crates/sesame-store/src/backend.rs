@@ -1,6 +1,6 @@
 // The Store implementation shared by both backends. Not a module: `sqlite.rs` and `postgres.rs`
 // each `include!` it after defining `DB` (the sqlx driver), `NAME`, `BEGIN_WRITE`,
-// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL`, the `Readers` and the `Writer` that lend out connections,
+// `ACCOUNT_FOR_UPDATE`, `CLAIM_MAIL`, `CLAIM_LOGOUT`, the `Readers` and the `Writer` that lend out connections,
 // and the inherent methods `migrate_impl`, `backup_impl` and `compact_impl`.
 // Every statement uses `$n` placeholders, which both drivers accept.
 
@@ -219,3 +219,4 @@ include!("backend_factors.rs");
 include!("backend_clients.rs");
 include!("backend_signing_keys.rs");
 include!("backend_grants.rs");
+include!("backend_logout.rs");

@@ -342,6 +342,7 @@ impl Store for SqlStore {
             + run("DELETE FROM key_challenges WHERE expires_at < $1", now).await?
             + run("DELETE FROM second_factors WHERE confirmed_at IS NULL AND created_at < $1", now - 86_400_000).await?;
         let sent_mail = run("DELETE FROM outbox WHERE (sent_at IS NOT NULL AND sent_at < $1) OR (dropped_at IS NOT NULL AND dropped_at < $1)", to_unix_millis(sent_before)).await?;
+        run("DELETE FROM oidc_logout_notices WHERE delivered_at < $1", to_unix_millis(sent_before)).await?;
         tx.finish().await?;
         Ok(Purged { sessions, tokens, captchas, sent_mail, second_factor })
     }

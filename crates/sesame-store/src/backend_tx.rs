@@ -81,6 +81,7 @@ impl Tx for SqlTx {
 
     async fn revoke_all_access(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64> {
         let now = to_unix_millis(now);
+        sqlx::query(NOTICE_ALL_SESSIONS).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?;
         let mut total = 0;
         for sql in [
             "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
@@ -201,9 +202,11 @@ impl Tx for SqlTx {
     }
 
     async fn revoke_session(&mut self, account: AccountId, id: SessionId, now: OffsetDateTime) -> StoreResult<bool> {
-        let mut changed = [0; 2];
-        // The OpenID Connect tokens issued in the session end with it, except offline ones.
+        let mut changed = [0; 3];
+        // The services it signed in to are owed a logout token; its OpenID Connect tokens end
+        // with it, except offline ones.
         for (i, sql) in [
+            NOTICE_SESSION,
             "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",
             "UPDATE oidc_tokens SET revoked_at = $1 WHERE session_id = $2 AND account_id = $3 AND NOT offline AND revoked_at IS NULL",
         ]
@@ -213,12 +216,13 @@ impl Tx for SqlTx {
             let done = sqlx::query(sql).bind(to_unix_millis(now)).bind(id.0).bind(account.0).execute(&mut *self.conn).await;
             changed[i] = done.map_err(map_err)?.rows_affected();
         }
-        Ok(changed[0] == 1)
+        Ok(changed[1] == 1)
     }
 
     async fn revoke_other_sessions(&mut self, account: AccountId, keep: SessionId, now: OffsetDateTime) -> StoreResult<u64> {
-        let mut changed = [0; 2];
+        let mut changed = [0; 3];
         for (i, sql) in [
+            NOTICE_OTHER_SESSIONS,
             "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND id <> $3 AND revoked_at IS NULL",
             "UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND session_id <> $3 AND NOT offline AND revoked_at IS NULL",
         ]
@@ -228,7 +232,7 @@ impl Tx for SqlTx {
             let done = sqlx::query(sql).bind(to_unix_millis(now)).bind(account.0).bind(keep.0).execute(&mut *self.conn).await;
             changed[i] = done.map_err(map_err)?.rows_affected();
         }
-        Ok(changed[0])
+        Ok(changed[1])
     }
 
     async fn record_login_failure(&mut self, key: &str, now: OffsetDateTime, window: Duration) -> StoreResult<ThrottleState> {

@@ -27,6 +27,13 @@ const CLAIM_MAIL: &str = concat!(
     " RETURNING id, account_id, kind, recipient, recipient_name, payload, sealed, attempts, created_at"
 );
 
+const CLAIM_LOGOUT: &str = concat!(
+    "UPDATE oidc_logout_notices SET claimed_until = $1, attempts = attempts + 1 WHERE id IN (",
+    " SELECT id FROM oidc_logout_notices WHERE delivered_at IS NULL AND next_attempt_at <= $2",
+    " AND (claimed_until IS NULL OR claimed_until <= $2) ORDER BY id LIMIT $3)",
+    " RETURNING id, client_id, account_id, session_id, attempts, created_at"
+);
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The one connection that writes, lent out in turn (first come, first served); waiting is

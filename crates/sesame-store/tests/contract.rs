@@ -19,8 +19,11 @@ use time::{Duration, OffsetDateTime};
 mod clients;
 #[path = "contract/factors.rs"]
 mod factors;
+#[path = "contract/logout.rs"]
+mod logout;
 use clients::*;
 use factors::*;
+use logout::*;
 
 const T0: OffsetDateTime = datetime!(2026-11-24 10:00 UTC);
 
@@ -89,6 +92,7 @@ contract!(
     signing_keys_are_sealed_bound_to_their_kid_and_resealed,
     consents_are_one_per_account_and_client_and_codes_keep_their_digest,
     codes_are_taken_once_and_token_families_end_together,
+    logout_notices_are_queued_once_per_service_and_ended_session_and_leased,
 );
 
 fn new_account(identifier: &str, email: &str) -> NewAccount {

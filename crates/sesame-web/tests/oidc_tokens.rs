@@ -17,6 +17,8 @@ use openidconnect::{
 use serde_json::Value;
 use sesame_core::audit::RequestContext;
 use sesame_core::oidc::ClientRequest;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 const PERSONAL: &str = "Falaise-Etretat-2026!";
 const CALLBACK: &str = "https://rdv.example/oidc/cb";
@@ -214,7 +216,19 @@ async fn a_code_in(
     scope: &str,
 ) -> (String, String, String, PkceCodeVerifier) {
     let (client_id, secret) = register(app, false).await;
-    let rp = relying_party(app, &client_id, secret.as_deref()).await;
+    let (code, verifier) = a_code_for(app, browser, &client_id, secret.as_deref(), scope).await;
+    (client_id, secret.unwrap(), code, verifier)
+}
+
+/// The code `browser` brings back for this client: (code, verifier).
+async fn a_code_for(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    client_id: &str,
+    secret: Option<&str>,
+    scope: &str,
+) -> (String, PkceCodeVerifier) {
+    let rp = relying_party(app, client_id, secret).await;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let mut request =
         rp.authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random);
@@ -222,8 +236,7 @@ async fn a_code_in(
         request = request.add_scope(Scope::new(s.to_owned()));
     }
     let (url, state, _) = request.set_pkce_challenge(challenge).url();
-    let code = code_from(app, browser, &url, &state).await;
-    (client_id, secret.unwrap(), code, verifier)
+    (code_from(app, browser, &url, &state).await, verifier)
 }
 
 /// A raw token request with HTTP Basic: (status, JSON body, headers).
@@ -444,6 +457,13 @@ async fn discovery_lists_what_is_served() {
     let document: Value = response.json().await.unwrap();
     assert_eq!(document["issuer"], app.base);
     assert_eq!(document["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        (
+            document["backchannel_logout_supported"].as_bool(),
+            document["backchannel_logout_session_supported"].as_bool()
+        ),
+        (Some(true), Some(true))
+    );
     for endpoint in ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"] {
         let url = document[endpoint].as_str().unwrap();
         assert!(url.starts_with(&app.base), "{endpoint}: {url}");
@@ -636,4 +656,112 @@ async fn a_forged_or_foreign_hint_or_an_unregistered_address_gets_a_page_and_cha
 fn base64_url(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+/// A service's back-channel logout endpoint on a loopback port: answers `statuses` in turn, then
+/// 200, and keeps every `logout_token` it was sent.
+async fn logout_receiver(statuses: Vec<u16>) -> (String, Arc<Mutex<Vec<String>>>) {
+    use axum::extract::{Form, State};
+    let received = Arc::new(Mutex::new(Vec::new()));
+    let answers = Arc::new(Mutex::new(statuses.into_iter()));
+    type Shared = (Arc<Mutex<Vec<String>>>, Arc<Mutex<std::vec::IntoIter<u16>>>);
+    let handler = async |State((received, answers)): State<Shared>, Form(form): Form<HashMap<String, String>>| {
+        received.lock().unwrap().push(form.get("logout_token").cloned().unwrap_or_default());
+        let status = answers.lock().unwrap().next().unwrap_or(200);
+        axum::http::StatusCode::from_u16(status).unwrap()
+    };
+    let router = axum::Router::new()
+        .route("/backchannel", axum::routing::post(handler))
+        .with_state((Arc::clone(&received), answers));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}/backchannel"), received)
+}
+
+/// What `sesame serve` does with a logout token, for these tests: a form POST.
+#[derive(Debug)]
+struct Poster(reqwest::Client);
+
+#[async_trait::async_trait]
+impl sesame_core::oidc::LogoutPoster for Poster {
+    async fn post(&self, uri: &str, logout_token: &str) -> Result<(), String> {
+        let answer =
+            self.0.post(uri).form(&[("logout_token", logout_token)]).send().await.map_err(|e| e.to_string())?;
+        if answer.status().is_success() { Ok(()) } else { Err(format!("answered {}", answer.status())) }
+    }
+}
+
+/// A logout token, as the `openidconnect` crate reads a JWT of this issuer.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+struct LogoutClaims {
+    sid: String,
+    jti: String,
+    events: serde_json::Map<String, Value>,
+}
+impl openidconnect::AdditionalClaims for LogoutClaims {}
+type LogoutToken = openidconnect::IdToken<
+    LogoutClaims,
+    openidconnect::core::CoreGenderClaim,
+    openidconnect::core::CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+fn payload(jwt: &str) -> Value {
+    use base64::Engine as _;
+    let middle = jwt.split('.').nth(1).unwrap();
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(middle).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn signing_out_sends_the_service_a_signed_logout_token_retried_until_it_is_accepted() {
+    let app = portal().await;
+    let (uri, received) = logout_receiver(vec![503]).await;
+    let request = ClientRequest { backchannel_logout_uri: Some(uri), ..ClientRequest::default() };
+    let (client_id, secret) = register_with(&app, request).await;
+    let browser = app.browser();
+    jeanne(&app, &browser).await;
+    let (code, verifier) = a_code_for(&app, &browser, &client_id, secret.as_deref(), "openid").await;
+    let (status, tokens, _) = token(&app, (&client_id, secret.as_deref().unwrap()), &exchange(&code, &verifier)).await;
+    assert_eq!(status, 200, "{tokens}");
+    let id_token = payload(tokens["id_token"].as_str().unwrap());
+    let poster = Poster(reqwest::Client::new());
+    let flush = async || app.services.backchannel.flush(&poster).await.unwrap();
+    assert_eq!(flush().await, Default::default(), "nothing owed while the session is open");
+
+    let page = app.get(&browser, "/services").await;
+    assert_eq!(app.post(&browser, "/deconnexion", &page, &[]).await.status, 303);
+    // The service is down: told again later, not lost.
+    assert_eq!(flush().await.deferred, 1);
+    assert_eq!(flush().await, Default::default(), "not before its time");
+    app.clock.advance(time::Duration::seconds(5));
+    assert_eq!(flush().await.delivered, 1);
+    assert_eq!(flush().await, Default::default(), "delivered once");
+    let tokens_sent = received.lock().unwrap().clone();
+    assert_eq!(tokens_sent.len(), 2, "one notice, two attempts");
+
+    // What the service checks (Back-Channel Logout 2.6), with a library: signed by a key of the
+    // JWK Set, this issuer, for this client; the logout event; `sub` and `sid` of its ID token.
+    let rp = relying_party(&app, &client_id, secret.as_deref()).await;
+    let verifier = rp.id_token_verifier().allow_all_jose_types();
+    let logout: LogoutToken = tokens_sent[1].parse().unwrap();
+    let claims = logout.claims(&verifier, |nonce: Option<&openidconnect::Nonce>| match nonce {
+        None => Ok(()),
+        Some(_) => Err("a logout token has no nonce".to_owned()),
+    });
+    let claims = claims.unwrap();
+    assert_eq!(claims.subject().as_str(), id_token["sub"]);
+    assert_eq!(claims.additional_claims().sid, id_token["sid"]);
+    assert!(claims.additional_claims().events["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert_ne!(payload(&tokens_sent[0])["jti"], payload(&tokens_sent[1])["jti"], "signed afresh each time");
+    let header: Value = {
+        use base64::Engine as _;
+        let head = tokens_sent[1].split('.').next().unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(head).unwrap()).unwrap()
+    };
+    assert_eq!(header["typ"], "logout+jwt");
+    let events = app.store.audit_events(&Default::default()).await.unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.action.as_str()).filter(|a| a.starts_with("backchannel")).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+    assert!(kinds.contains(&"backchannel_logout_deferred") && kinds.contains(&"backchannel_logout_sent"));
 }

@@ -1,6 +1,7 @@
 //! `sesame`: the server, the delivery worker and the administration commands in one binary.
 
 mod app;
+mod backchannel;
 mod cli;
 mod commands;
 mod config;

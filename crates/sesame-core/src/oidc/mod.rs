@@ -5,6 +5,7 @@
 //! register and manage them; `keys` the life of the keys that sign the tokens.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod claims;
 pub mod clients;
 pub mod keys;
@@ -15,6 +16,7 @@ pub mod tokens;
 
 pub use crate::client::{Client, ClientKind, NewClient, RedirectUri};
 pub use authorize::{Authorizations, Decision};
+pub use backchannel::{BackChannel, BackChannelReport, LogoutPoster};
 pub use clients::{ClientError, ClientRequest, Clients, Created, secret_matches};
 pub use keys::{KeyError, KeyInfo, KeySet, KeyState, SigningKeys};
 pub use logout::{LogoutRequest, Logouts};

@@ -55,6 +55,8 @@ async fn discovery(State(state): State<AppState>) -> Response {
         "revocation_endpoint": at(REVOCATION_PATH),
         "introspection_endpoint": at(INTROSPECTION_PATH),
         "end_session_endpoint": at(END_SESSION_PATH),
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
         "scopes_supported": ["openid", "profile", "email", "sante", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

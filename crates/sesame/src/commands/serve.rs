@@ -1,6 +1,6 @@
-//! `sesame serve`: the HTTP(S) server, the outbox worker, the purge schedule (signing keys
-//! replaced long enough ago included), and the reload of certificates and revocation lists on
-//! SIGHUP or when their files change.
+//! `sesame serve`: the HTTP(S) server, the outbox worker, the back-channel logout worker, the
+//! purge schedule (signing keys replaced long enough ago included), and the reload of
+//! certificates and revocation lists on SIGHUP or when their files change.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +36,9 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     for key in services.signing_keys.ensure().await? {
         tracing::info!(kid = %key.kid, alg = key.alg.as_str(), "OpenID Connect signing key generated");
     }
+    let poster = crate::backchannel::HttpPoster::new()?;
+    let notices =
+        tokio::spawn(crate::backchannel::run(services.backchannel.clone(), poster, until_stopped(stopped.clone())));
     let keys = services.signing_keys.clone();
     let purge = tokio::spawn(purge_loop(config.clone(), store.clone(), keys, until_stopped(stopped.clone())));
 
@@ -59,7 +62,7 @@ pub async fn run(config: &Config) -> Result<(), CliError> {
     };
     let reloaded = Reloaded { verifier, rustls: None, sealer };
     listen(config, listener, app, reloaded, shutdown, stopped).await?;
-    let _ = tokio::join!(delivery, purge);
+    let _ = tokio::join!(delivery, notices, purge);
     tracing::info!("stopped");
     Ok(())
 }
