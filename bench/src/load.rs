@@ -141,14 +141,7 @@ pub fn client() -> reqwest::Client {
 /// store the cookies the server sets, so the pair stays valid across logins).
 async fn csrf(http: &reqwest::Client, base: &str) -> (String, String) {
     let Ok(page) = http.get(format!("{base}/")).send().await else { return Default::default() };
-    let cookie = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("sesame_csrf="))
-        .map(|c| c.split(';').next().unwrap_or("").to_owned())
-        .unwrap_or_default();
+    let cookie = cookie(&page, "sesame_csrf").unwrap_or_default();
     let body = page.text().await.unwrap_or_default();
     let token = body.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_owned();
     (cookie, token)
@@ -268,14 +261,7 @@ pub async fn services(running: &Running, seeded: &Seeded, clients: usize, durati
     for c in 0..clients {
         let id = identifier(u32::try_from(c).unwrap_or(0) % seeded.accounts.max(1) + 1);
         let cookie = match post_login(&http, &running.base, &forms[0], &id, PASSWORD).await {
-            Ok(r) => r
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|c| c.starts_with("sesame_session="))
-                .map(|c| c.split(';').next().unwrap_or("").to_owned())
-                .unwrap_or_default(),
+            Ok(r) => cookie(&r, "sesame_session").unwrap_or_default(),
             Err(_) => String::new(),
         };
         sessions.push(cookie);
@@ -319,4 +305,16 @@ pub async fn overload(running: &Running, seeded: &Seeded, clients: usize, durati
         .notes
         .push(format!("during the overload: login page p99 {page_p99:.1} ms, /healthz p99 {health_p99:.1} ms"));
     outcome
+}
+
+/// The `name=value` of a cookie the response sets.
+pub fn cookie(response: &reqwest::Response, name: &str) -> Option<String> {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with(&prefix))
+        .map(|c| c.split(';').next().unwrap_or("").to_owned())
 }

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::load::{Outcome, client, drive, forms, post_login, status_of};
+use crate::load::{Outcome, client, cookie, drive, forms, post_login, status_of};
 use crate::server::{PASSWORD, Running, Seeded, identifier};
 
 const REDIRECT_URI: &str = "http://127.0.0.1:9/cb";
@@ -61,14 +61,7 @@ impl Service {
         for c in 0..clients {
             let id = identifier(u32::try_from(c).unwrap_or(0) % seeded.accounts.max(1) + 1);
             let response = post_login(&http, &running.base, &form[0], &id, PASSWORD).await?;
-            let cookie = response
-                .headers()
-                .get_all("set-cookie")
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .find(|c| c.starts_with("sesame_session="))
-                .map(|c| c.split(';').next().unwrap_or("").to_owned())
-                .ok_or("no session after the login")?;
+            let cookie = cookie(&response, "sesame_session").ok_or("no session after the login")?;
             sessions.push(cookie);
         }
         let mut service = Self { alg, client_id, secret, sessions: Arc::new(sessions), tokens: Arc::new(Vec::new()) };

@@ -80,18 +80,15 @@ impl Tx for SqlTx {
     }
 
     async fn revoke_all_access(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64> {
-        let now = to_unix_millis(now);
-        sqlx::query(NOTICE_ALL_SESSIONS).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?;
-        let mut total = 0;
-        for sql in [
-            "UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
-            "UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
-            "UPDATE oidc_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL",
-            "UPDATE reset_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL AND used_at IS NULL",
-        ] {
-            total += sqlx::query(sql).bind(now).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?.rows_affected();
-        }
-        Ok(total)
+        let at = to_unix_millis(now);
+        sqlx::query(NOTICE_ALL_SESSIONS).bind(at).bind(id.0).execute(&mut *self.conn).await.map_err(map_err)?;
+        let sessions = sqlx::query("UPDATE sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+            .bind(at)
+            .bind(id.0)
+            .execute(&mut *self.conn)
+            .await
+            .map_err(map_err)?;
+        Ok(sessions.rows_affected() + self.revoke_tokens_and_links(id, now).await?)
     }
 
     async fn revoke_tokens_and_links(&mut self, id: AccountId, now: OffsetDateTime) -> StoreResult<u64> {
@@ -203,8 +200,7 @@ impl Tx for SqlTx {
 
     async fn revoke_session(&mut self, account: AccountId, id: SessionId, now: OffsetDateTime) -> StoreResult<bool> {
         let mut changed = [0; 3];
-        // The services it signed in to are owed a logout token; its OpenID Connect tokens end
-        // with it, except offline ones.
+        // Logout tokens owed first (the session still open); its OIDC tokens end, but offline ones.
         for (i, sql) in [
             NOTICE_SESSION,
             "UPDATE sessions SET revoked_at = $1 WHERE id = $2 AND account_id = $3 AND revoked_at IS NULL",

@@ -105,26 +105,22 @@ impl BackChannel {
             Err(e) => Err(format!("logout token not signed: {e}")),
         };
         let now = self.deps.clock.now();
-        let details = json!({ "client_id": notice.client_id, "attempt": notice.attempts });
-        let ctx = RequestContext::system();
-        let account = Some(notice.account);
-        match sent {
+        let mut details = json!({ "client_id": notice.client_id, "attempt": notice.attempts });
+        let (action, outcome, delivery) = match sent {
             Ok(()) => {
                 store.logout_notice_delivered(notice.id, now).await?;
-                let event = AuditEvent::new(AuditAction::BackchannelLogoutSent, Outcome::Success, account, &ctx);
-                store.append_audit(&event.with_details(details), now).await?;
-                Ok(Delivery::Delivered)
+                (AuditAction::BackchannelLogoutSent, Outcome::Success, Delivery::Delivered)
             }
             Err(error) => {
-                let next = now + retry_delay(notice.attempts);
                 tracing::warn!(client_id = %notice.client_id, attempt = notice.attempts, %error, "back-channel logout not accepted, retried later");
-                store.reschedule_logout_notice(notice.id, next, &error).await?;
-                let details = json!({ "client_id": notice.client_id, "attempt": notice.attempts, "error": error });
-                let event = AuditEvent::new(AuditAction::BackchannelLogoutDeferred, Outcome::Failure, account, &ctx);
-                store.append_audit(&event.with_details(details), now).await?;
-                Ok(Delivery::Deferred)
+                store.reschedule_logout_notice(notice.id, now + retry_delay(notice.attempts), &error).await?;
+                details["error"] = json!(error);
+                (AuditAction::BackchannelLogoutDeferred, Outcome::Failure, Delivery::Deferred)
             }
-        }
+        };
+        let event = AuditEvent::new(action, outcome, Some(notice.account), &RequestContext::system());
+        store.append_audit(&event.with_details(details), now).await?;
+        Ok(delivery)
     }
 
     fn claims(&self, notice: &LogoutNotice, now: OffsetDateTime) -> Value {

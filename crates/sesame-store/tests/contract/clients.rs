@@ -193,23 +193,13 @@ pub(crate) async fn consents_are_one_per_account_and_client_and_codes_keep_their
 }
 
 pub(crate) async fn codes_are_taken_once_and_token_families_end_together(db: &Db) {
-    use sesame_core::session::{AuthMethod, NewSession};
+    use sesame_core::session::AuthMethod;
     use sesame_core::store::{NewCode, NewOidcToken, OidcTokenKind, TokenGrant};
     let store = &db.store;
     let jeanne = super::insert(store, &super::new_account("jdupont", "jeanne@example.fr")).await;
     let mut tx = store.begin().await.unwrap();
     tx.insert_client(&client("c-rdv", "Prise de rendez-vous", ClientKind::Confidential), T0).await.unwrap();
-    let session = |hash: u8| NewSession {
-        token_hash: vec![hash; 32],
-        account_id: jeanne,
-        auth_method: AuthMethod::Password,
-        must_change_password: false,
-        ip: None,
-        user_agent: None,
-        created_at: T0,
-        idle_expires_at: T0 + Duration::hours(1),
-        absolute_expires_at: T0 + Duration::hours(12),
-    };
+    let session = |hash: u8| super::new_session(jeanne, &format!("browser {hash}"));
     let (browser, other) =
         (tx.insert_session(&session(1)).await.unwrap(), tx.insert_session(&session(2)).await.unwrap());
     let code = |hash: u8, session_id| NewCode {

@@ -1,7 +1,7 @@
 //! The back-channel logout queue, on both backends.
 
 use sesame_core::oidc::{ClientKind, NewClient, RedirectUri};
-use sesame_core::session::{AuthMethod, NewSession};
+use sesame_core::session::AuthMethod;
 use sesame_core::signing::Alg;
 use sesame_core::store::{NewOidcToken, OidcTokenKind, TokenGrant};
 
@@ -32,18 +32,7 @@ pub(crate) async fn logout_notices_are_queued_once_per_service_and_ended_session
     tx.insert_client(&service("untold", None), T0).await.unwrap();
     let mut sessions = vec![];
     for hash in 1..=3_u8 {
-        let session = NewSession {
-            token_hash: vec![hash; 32],
-            account_id: jeanne,
-            auth_method: AuthMethod::Password,
-            must_change_password: false,
-            ip: None,
-            user_agent: None,
-            created_at: T0,
-            idle_expires_at: T0 + Duration::hours(1),
-            absolute_expires_at: T0 + Duration::hours(12),
-        };
-        sessions.push(tx.insert_session(&session).await.unwrap());
+        sessions.push(tx.insert_session(&super::new_session(jeanne, &format!("browser {hash}"))).await.unwrap());
     }
     // Both services hold tokens of every session; "told" two families in the first, one offline.
     let mut hash = 10_u8;
